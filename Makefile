@@ -1,0 +1,94 @@
+# zen-vl: the user's verbs. `make help` lists them. Every target takes SIZE= (tiny by default) and,
+# where it matters, VARIANT=; config overrides go on the same line: `make train-agent SIZE=8b train.lr=1e-4`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SIZE    ?= tiny
+VARIANT ?= instruct
+NPROC   ?= 1
+PYTHON  ?= python3
+# The torch build to install. This one runs on CPU and on CUDA 13 GPUs; a GPU box may pass its own.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+VENV := .venv
+PY   := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+# Dotted command-line variables (train.lr=1e-4) and ARGS="..." become config overrides.
+OVERRIDES := $(foreach v,$(MAKEOVERRIDES),$(if $(findstring .,$(firstword $(subst =, ,$(v)))),$(v))) $(ARGS)
+
+VARIANTS := instruct thinking agent
+
+.PHONY: help install lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
+        eval gguf mlx upload paper bench clean docs inspect
+
+help:  ## list the targets
+	@echo "zen-vl: Qwen3-VL -> Zen VL (instruct, thinking, agent).  SIZE=$(SIZE) VARIANT=$(VARIANT)"
+	@echo "sizes: $$(ls configs/sizes | sed 's/\.yaml//' | tr '\n' ' ')"
+	@grep -E '^[a-zA-Z%_ -]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: $(INSTALLED)  ## create .venv and install zen-vl with its dependencies
+
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+download: download-$(SIZE)  ## fetch the base models of SIZE (tiny: build offline)
+
+download-%: $(INSTALLED)  ## download-tiny | download-4b | download-8b | download-30b
+	$(PY) scripts/download.py --size $* $(OVERRIDES)
+
+inspect: download-$(SIZE)  ## load the SIZE base offline and show it answering an image prompt
+	$(PY) scripts/inspect_base.py --size $(SIZE) $(OVERRIDES)
+
+data:  ## build and validate the datasets of SIZE x VARIANT
+	@echo "make $@: not implemented yet (issue #3)"; exit 1
+
+train-instruct train-thinking train-agent:  ## train one variant of SIZE (LoRA by default)
+	@echo "make $@: not implemented yet (issue #4)"; exit 1
+
+eval:  ## evaluate base and finetuned SIZE x VARIANT side by side
+	@echo "make $@: not implemented yet (issue #5)"; exit 1
+
+gguf:  ## llama.cpp GGUF + mmproj + quants into gguf/
+	@echo "make $@: not implemented yet (issue #6)"; exit 1
+
+mlx:  ## mlx-vlm 4-bit and 8-bit into mlx/
+	@echo "make $@: not implemented yet (issue #6)"; exit 1
+
+upload:  ## push to the Hub with model cards (dry run without a token)
+	@echo "make $@: not implemented yet (issue #6)"; exit 1
+
+paper:  ## build paper/zen-vl.pdf from measured results
+	@echo "make $@: not implemented yet (issue #7)"; exit 1
+
+bench:  ## throughput and memory, ours vs plain HF LoRA
+	@echo "make $@: not implemented yet (issue #8)"; exit 1
+
+all: download-$(SIZE) data $(addprefix train-,$(VARIANTS)) eval gguf mlx upload paper  ## the whole pipeline for SIZE
+
+demo:  ## offline end to end on tiny (grows as stages land)
+	$(MAKE) inspect SIZE=tiny
+
+docs: $(INSTALLED)  ## regenerate docs/CONFIG.md from the config schema
+	$(PY) scripts/config_reference.py
+
+lint: $(INSTALLED)  ## ruff check + format check
+	$(VENV)/bin/ruff check src scripts tests
+	$(VENV)/bin/ruff format --check src scripts tests
+
+format: $(INSTALLED)  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix src scripts tests
+	$(VENV)/bin/ruff format src scripts tests
+
+test: lint  ## lint, then the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+test-fast: $(INSTALLED)  ## tests without the slow end-to-end tier
+	$(PY) -m pytest -m "not slow"
+
+clean:  ## remove training outputs, exports and build files (keeps base/ and .venv)
+	rm -rf data/*/ $(addsuffix /training,$(VARIANTS)) $(addsuffix /finetuned,$(VARIANTS)) \
+	       gguf/zen-vl-* mlx/zen-vl-* paper/build

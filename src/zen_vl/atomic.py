@@ -1,0 +1,66 @@
+"""Atomic writes: an artifact either exists complete or not at all.
+
+Folders are built beside their destination under a temporary name and renamed into place; a
+crash leaves only a `.tmp-*` folder that the next run removes, never a half-written artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zen_vl.errors import ZenError
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON through a temp file and rename, so readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def building(dest: Path, *, replace: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `dest`; on success rename it to `dest`.
+
+    An existing `dest` is kept (and ZenError raised) unless `replace`; on failure the temp folder
+    is removed and `dest` is untouched.
+    """
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZenError(f"cannot create output folder {dest.parent}: {exc.strerror}") from None
+    if not os.access(dest.parent, os.W_OK):
+        raise ZenError(f"output folder {dest.parent} is not writable")
+    for stale in dest.parent.glob(f".tmp-{dest.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    if dest.exists() and not replace:
+        raise ZenError(f"{dest} already exists; remove it to rebuild")
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if dest.exists():
+        old = dest.with_name(f".tmp-{dest.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)

@@ -1,0 +1,390 @@
+"""The typed configuration: one schema, YAML values, KEY=VALUE overrides.
+
+A resolved config is built from layers, later ones winning:
+
+    schema defaults
+    configs/variants/<variant>.yaml
+    configs/sizes/<size>.yaml            (its top level)
+    configs/sizes/<size>.yaml            (its `variants: <variant>:` block)
+    command-line overrides               (`train.lr=1e-4 lora.r=32`)
+
+Every problem in every layer is reported in one ConfigError that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from zen_vl.errors import ZenError
+
+VARIANTS = ("instruct", "thinking", "agent")
+FLAVORS = ("instruct", "thinking")
+# Qwen3-VL: 16 px patches, 2x2 spatial merge -> one language-model token per 32x32 pixels.
+PIXELS_PER_TOKEN = 32 * 32
+
+Variant = Literal["instruct", "thinking", "agent"]
+Flavor = Literal["instruct", "thinking"]
+
+
+class ConfigError(ZenError):
+    """One or more problems in the configuration; the message lists each with its file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BaseRef(_Strict):
+    """A base checkpoint: a Hub repo at a revision, or the offline tiny builder."""
+
+    repo: str = Field(description="Hub repo id; 'offline' for the tiny builder")
+    revision: str = Field("main", description="commit sha to pin (a branch name is not reproducible)")
+    template: Flavor = Field(description="chat template convention the base ships with")
+
+    @property
+    def pinned(self) -> bool:
+        return re.fullmatch(r"[0-9a-f]{40}", self.revision) is not None
+
+
+class TinyArch(_Strict):
+    """Dimensions of the offline tiny Qwen3-VL (random weights, real vocabulary and processors)."""
+
+    moe: bool = False
+    hidden_size: int = Field(256, gt=0, description="text width; multiples of 256 quantize to K-quants")
+    intermediate_size: int = Field(512, gt=0)
+    num_hidden_layers: int = Field(
+        4, ge=3, description="llama.cpp needs more text layers than DeepStack ones"
+    )
+    num_attention_heads: int = Field(4, gt=0)
+    num_key_value_heads: int = Field(2, gt=0)
+    head_dim: int = Field(64, gt=0)
+    mrope_section: list[int] = Field([12, 10, 10], description="must sum to head_dim / 2")
+    vision_depth: int = Field(3, gt=0)
+    vision_hidden_size: int = Field(256, gt=0)
+    vision_intermediate_size: int = Field(512, gt=0)
+    vision_num_heads: int = Field(4, gt=0)
+    deepstack_visual_indexes: list[int] = Field([0, 1])
+    num_position_embeddings: int = Field(576, gt=0, description="a square: learned 2-D position grid")
+    num_experts: int = Field(4, gt=0)
+    num_experts_per_tok: int = Field(2, gt=0)
+    moe_intermediate_size: int = Field(512, gt=0)
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> TinyArch:
+        problems = []
+        if sum(self.mrope_section) * 2 != self.head_dim:
+            problems.append(
+                f"mrope_section {self.mrope_section} sums to {sum(self.mrope_section)}, "
+                f"must be head_dim/2 = {self.head_dim // 2} (transformers silently falls back otherwise)"
+            )
+        if self.num_attention_heads % self.num_key_value_heads:
+            problems.append("num_attention_heads must be a multiple of num_key_value_heads")
+        if any(i < 0 or i >= self.vision_depth for i in self.deepstack_visual_indexes):
+            problems.append(f"deepstack_visual_indexes must lie in [0, vision_depth={self.vision_depth})")
+        if len(self.deepstack_visual_indexes) >= self.num_hidden_layers:
+            problems.append("need more text layers than DeepStack indexes (llama.cpp asserts otherwise)")
+        if self.vision_hidden_size % self.vision_num_heads:
+            problems.append("vision_hidden_size must be a multiple of vision_num_heads")
+        side = round(self.num_position_embeddings**0.5)
+        if side * side != self.num_position_embeddings:
+            problems.append("num_position_embeddings must be a perfect square")
+        if self.moe and self.num_experts_per_tok > self.num_experts:
+            problems.append("num_experts_per_tok must not exceed num_experts")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class LoraCfg(_Strict):
+    method: Literal["lora", "dora", "qlora", "full"] = "lora"
+    r: int = Field(16, gt=0, description="LoRA rank")
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="language-model linear layers to adapt",
+    )
+    target_parameters: list[str] = Field(
+        [], description="fused 3-D parameters to adapt (MoE experts: mlp.experts.gate_up_proj, ...)"
+    )
+    vision: bool = Field(False, description="also adapt the vision tower's linear layers")
+    merger: bool = Field(False, description="also adapt the vision-language merger")
+
+
+class TrainCfg(_Strict):
+    batch_size: int = Field(1, gt=0, description="per-device micro-batch")
+    grad_accum: int = Field(8, gt=0)
+    lr: float = Field(2e-4, gt=0)
+    vision_lr: float = Field(2e-5, gt=0, description="learning rate of trainable vision parameters")
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, description="-1: run the epochs")
+    max_length: int = Field(4096, gt=0, description="tokens per sample; longer ones are dropped, not cut")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    save_steps: int = Field(200, gt=0)
+    logging_steps: int = Field(10, gt=0)
+    seed: int = 42
+    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+    gradient_checkpointing: bool = True
+    freeze_vision: bool = True
+    freeze_merger: bool = False
+    freeze_llm: bool = False
+    distributed: Literal["none", "ddp", "fsdp", "zero2", "zero3"] = Field(
+        "none", description="accelerate launch config (configs/accelerate/<name>.yaml)"
+    )
+    report_to: list[Literal["tensorboard", "wandb"]] = ["tensorboard"]
+
+
+class VisionCfg(_Strict):
+    """Pixel budget in merged tokens; Qwen3-VL spends one token per 32x32 pixels."""
+
+    min_image_tokens: int = Field(64, gt=0)
+    max_image_tokens: int = Field(1024, gt=0)
+    max_video_tokens: int = Field(2048, gt=0, description="all frames of one clip together")
+
+    @property
+    def min_pixels(self) -> int:
+        return self.min_image_tokens * PIXELS_PER_TOKEN
+
+    @property
+    def max_pixels(self) -> int:
+        return self.max_image_tokens * PIXELS_PER_TOKEN
+
+    @property
+    def processor_kwargs(self) -> dict:
+        """Keyword arguments for the processor (and apply_chat_template's processor_kwargs)."""
+        return {
+            "images_kwargs": {"size": {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}}
+        }
+
+    @model_validator(mode="after")
+    def _check(self) -> VisionCfg:
+        if self.min_image_tokens > self.max_image_tokens:
+            raise ValueError("min_image_tokens must not exceed max_image_tokens")
+        return self
+
+
+class IdentityCfg(_Strict):
+    name: str = Field("Zen VL", min_length=1, description="what the model calls itself")
+    org: str = Field("Hanzo AI", min_length=1, description="who the model says made it")
+    hub_org: str = Field("zenlm", min_length=1, description="Hub namespace for uploads")
+
+
+class ZenConfig(_Strict):
+    size: str = Field(description="from the command line: configs/sizes/<size>.yaml")
+    variant: Variant = Field(description="from the command line")
+    arch: Literal["dense", "moe"] = "dense"
+    bases: dict[Flavor, BaseRef] = Field(description="base checkpoints by flavor")
+    base: Flavor = Field("instruct", description="which of `bases` this variant starts from")
+    template: Flavor = Field("instruct", description="chat template the variant is trained with")
+    tiny: TinyArch | None = Field(None, description="set: the base is built offline, not downloaded")
+    identity: IdentityCfg = IdentityCfg()
+    lora: LoraCfg = LoraCfg()
+    train: TrainCfg = TrainCfg()
+    vision: VisionCfg = VisionCfg()
+
+    @model_validator(mode="after")
+    def _check(self) -> ZenConfig:
+        if self.base not in self.bases:
+            raise ValueError(f"base '{self.base}' is not among this size's bases {sorted(self.bases)}")
+        if self.tiny is not None and self.tiny.moe != (self.arch == "moe"):
+            raise ValueError(f"arch is '{self.arch}' but tiny.moe is {self.tiny.moe}")
+        return self
+
+    @property
+    def base_ref(self) -> BaseRef:
+        return self.bases[self.base]
+
+    @property
+    def offline(self) -> bool:
+        return self.tiny is not None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def configs_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "configs"
+
+
+def available_sizes(root: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in ((root or configs_dir()) / "sizes").glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def _merge(dst: dict, src: dict, origin: dict, source: str, prefix: tuple = ()) -> None:
+    """Deep-merge src into dst, recording which source set each leaf."""
+    for key, value in src.items():
+        path = (*prefix, key)
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            _merge(dst[key], value, origin, source, path)
+        else:
+            dst[key] = value.copy() if isinstance(value, dict) else value
+            _mark(origin, value, source, path)
+
+
+def _mark(origin: dict, value: Any, source: str, path: tuple) -> None:
+    origin[path] = source
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _mark(origin, v, source, (*path, k))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`a.b=1` items -> nested dict; values are parsed as YAML (numbers, bools, lists)."""
+    tree: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"override '{item}': expected KEY=VALUE with a dotted key, e.g. train.lr=1e-4")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{item}': '{part}' is set both as a value and as a section")
+        node[parts[-1]] = value
+    return tree
+
+
+def load_config(
+    size: str, variant: str, overrides: list[str] | None = None, root: Path | None = None
+) -> ZenConfig:
+    """Resolve the config of one size x variant; raise ConfigError listing every problem."""
+    root = root or configs_dir()
+    sizes = available_sizes(root)
+    if size not in sizes:
+        raise ConfigError(f"unknown SIZE '{size}': choose one of {', '.join(sizes)} (configs/sizes/*.yaml)")
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown VARIANT '{variant}': choose one of {', '.join(VARIANTS)}")
+
+    variant_file = root / "variants" / f"{variant}.yaml"
+    size_file = root / "sizes" / f"{size}.yaml"
+    size_data = _read_yaml(size_file)
+    per_variant = size_data.pop("variants", None) or {}
+    problems: list[str] = []
+    if not isinstance(per_variant, dict):
+        problems.append(f"{size_file}: variants: expected a mapping of variant name to settings")
+        per_variant = {}
+    for name in per_variant:
+        if name not in VARIANTS:
+            problems.append(f"{size_file}: variants.{name}: unknown variant (expected one of {VARIANTS})")
+    for reserved in ("size", "variant"):
+        if reserved in size_data:
+            problems.append(f"{size_file}: {reserved}: set by the command line, not the file")
+
+    layers = [
+        (str(variant_file), _read_yaml(variant_file) if variant_file.exists() else {}),
+        (str(size_file), size_data),
+        (f"{size_file} (variants.{variant})", per_variant.get(variant) or {}),
+        ("command line", parse_overrides(overrides or [])),
+    ]
+    merged: dict[str, Any] = {}
+    origin: dict[tuple, str] = {}
+    for source, data in layers:
+        if not isinstance(data, dict):
+            problems.append(f"{source}: expected a mapping")
+            continue
+        _merge(merged, data, origin, source)
+    merged["size"], merged["variant"] = size, variant
+
+    try:
+        cfg = ZenConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems.extend(_describe(exc, origin))
+        cfg = None
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(
+            f"invalid configuration for SIZE={size} VARIANT={variant} ({len(problems)} problem(s)):\n{listing}"
+        )
+    return cfg
+
+
+def _describe(exc: ValidationError, origin: dict[tuple, str]) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        key = ".".join(loc) or "(top level)"
+        source = None
+        for n in range(len(loc), 0, -1):
+            source = origin.get(loc[:n])
+            if source:
+                break
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling; see docs/CONFIG.md)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and err["type"] not in ("value_error", "assertion_error"):
+            msg = f"{msg} (got {err['input']!r})"
+        out.append(f"{source or 'config'}: {key}: {msg}")
+    return out
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_markdown() -> str:
+    """docs/CONFIG.md, generated from the schema so the reference cannot drift from the code."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `src/zen_vl/config.py` by `make docs`; do not edit by hand.",
+        "",
+        "Layers, later ones winning: schema defaults, `configs/variants/<variant>.yaml`,",
+        "`configs/sizes/<size>.yaml`, its `variants: <variant>:` block, then `KEY=VALUE` overrides",
+        "(`make train-agent SIZE=8b train.lr=1e-4 lora.r=32`). Unknown keys and bad types are errors.",
+        "",
+    ]
+
+    def section(title: str, model: type[BaseModel]) -> None:
+        lines.extend([f"## `{title}`", "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"])
+        for name, field in model.model_fields.items():
+            ann = str(field.annotation).replace("typing.", "").replace("zen_vl.config.", "")
+            if isinstance(field.annotation, type):
+                ann = field.annotation.__name__
+            ann = ann.replace("|", "\\|")
+            value = None if field.is_required() else field.get_default(call_default_factory=True)
+            if field.is_required():
+                default = "required"
+            elif isinstance(value, BaseModel):
+                default = "see its section"
+            else:
+                default = f"`{value!r}`"
+            desc = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{name}` | `{ann}` | {default} | {desc} |".replace("\n", " "))
+        lines.append("")
+
+    section("(top level)", ZenConfig)
+    section("bases.<instruct|thinking>", BaseRef)
+    section("tiny", TinyArch)
+    section("lora", LoraCfg)
+    section("train", TrainCfg)
+    section("vision", VisionCfg)
+    section("identity", IdentityCfg)
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""The typed config: every shipped size x variant loads; bad files fail with every problem listed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from zen_vl.config import (
+    PIXELS_PER_TOKEN,
+    VARIANTS,
+    ConfigError,
+    available_sizes,
+    configs_dir,
+    load_config,
+    parse_overrides,
+    reference_markdown,
+)
+
+SIZES = available_sizes()
+
+
+def test_the_four_sizes_and_the_moe_twin_ship():
+    assert {"tiny", "tiny-moe", "4b", "8b", "30b"} <= set(SIZES)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_size_and_variant_loads(size, variant):
+    cfg = load_config(size, variant)
+    assert cfg.size == size and cfg.variant == variant
+    ref = cfg.base_ref
+    if cfg.offline:
+        assert ref.repo == "offline"
+    else:
+        assert ref.repo.startswith("Qwen/Qwen3-VL-")
+        # thinking starts from the -Thinking base, the others from -Instruct
+        assert ref.repo.endswith("-Thinking" if variant == "thinking" else "-Instruct")
+    assert cfg.template == ("thinking" if variant == "thinking" else "instruct")
+    assert ref.template == cfg.template
+    assert (cfg.arch == "moe") == (size in ("30b", "tiny-moe"))
+
+
+def test_real_instruct_bases_are_pinned_to_commits():
+    for size in ("4b", "8b", "30b"):
+        assert load_config(size, "instruct").base_ref.pinned, size
+
+
+def test_moe_sizes_adapt_the_fused_experts():
+    for size in ("30b", "tiny-moe"):
+        assert set(load_config(size, "agent").lora.target_parameters) == {
+            "mlp.experts.gate_up_proj",
+            "mlp.experts.down_proj",
+        }
+
+
+def test_pixel_budget_counts_32px_tokens():
+    cfg = load_config("4b", "instruct")
+    assert PIXELS_PER_TOKEN == 32 * 32
+    assert cfg.vision.max_pixels == cfg.vision.max_image_tokens * 1024
+    size = cfg.vision.processor_kwargs["images_kwargs"]["size"]
+    assert size == {"shortest_edge": cfg.vision.min_pixels, "longest_edge": cfg.vision.max_pixels}
+
+
+def test_overrides_win_and_are_typed():
+    cfg = load_config("tiny", "agent", ["train.lr=5e-5", "lora.r=8", "lora.target_modules=[q_proj,v_proj]"])
+    assert cfg.train.lr == 5e-5 and cfg.lora.r == 8
+    assert cfg.lora.target_modules == ["q_proj", "v_proj"]
+
+
+def test_per_variant_block_in_a_size_file(tmp_path):
+    root = _copy_configs(tmp_path)
+    path = root / "sizes" / "tiny.yaml"
+    path.write_text(path.read_text() + "variants:\n  agent:\n    train: {lr: 3.0e-3}\n")
+    assert load_config("tiny", "agent", root=root).train.lr == 3e-3
+    assert load_config("tiny", "instruct", root=root).train.lr != 3e-3
+
+
+@pytest.mark.parametrize(
+    "item", ["train.lr", "=3", "train..lr=1", "lr"], ids=["no-value", "no-key", "empty-part", "bare"]
+)
+def test_malformed_override(item):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_overrides([item])
+
+
+def test_unknown_size_and_variant_name_the_choices():
+    with pytest.raises(ConfigError, match=r"unknown SIZE 'huge'.*tiny"):
+        load_config("huge", "instruct")
+    with pytest.raises(ConfigError, match=r"unknown VARIANT 'chat'.*agent"):
+        load_config("tiny", "chat")
+
+
+def test_every_problem_is_listed_with_file_and_key(tmp_path):
+    root = _copy_configs(tmp_path)
+    bad = root / "sizes" / "tiny.yaml"
+    bad.write_text(
+        bad.read_text()
+        + "train:\n  lrr: 1\n  batch_size: 2.5\n  precision: fp8\nlora:\n  r: big\nvariants:\n  chatty: {}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config("tiny", "instruct", ["vision.max_image_tokens=-4"], root=root)
+    msg = str(info.value)
+    assert "(6 problem(s))" in msg
+    for needle in [
+        f"{bad}: train.lrr: unknown key",
+        f"{bad}: train.batch_size:",
+        f"{bad}: train.precision:",
+        f"{bad}: lora.r:",
+        f"{bad}: variants.chatty: unknown variant",
+        "command line: vision.max_image_tokens:",
+    ]:
+        assert needle in msg, f"missing {needle!r} in:\n{msg}"
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    root = _copy_configs(tmp_path)
+    (root / "sizes" / "tiny.yaml").write_text("arch: dense\ntrain:\n  lr: [1,\n")
+    with pytest.raises(ConfigError, match=r"tiny\.yaml:\d+: not valid YAML"):
+        load_config("tiny", "instruct", root=root)
+
+
+def test_tiny_arch_rejects_an_mrope_section_that_does_not_fit():
+    with pytest.raises(ConfigError, match="mrope_section"):
+        load_config("tiny", "instruct", ["tiny.mrope_section=[16,8,4]"])
+
+
+def test_variant_needs_a_base_the_size_has(tmp_path):
+    root = _copy_configs(tmp_path)
+    path = root / "sizes" / "4b.yaml"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if "thinking:" not in line))
+    with pytest.raises(ConfigError, match="base 'thinking' is not among"):
+        load_config("4b", "thinking", root=root)
+
+
+def test_docs_config_reference_is_current():
+    doc = Path(__file__).resolve().parents[1] / "docs" / "CONFIG.md"
+    assert doc.read_text() == reference_markdown() + "\n", "run `make docs`"
+
+
+def _copy_configs(tmp_path: Path) -> Path:
+    root = tmp_path / "configs"
+    shutil.copytree(configs_dir(), root)
+    return root
