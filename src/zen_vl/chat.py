@@ -1,0 +1,158 @@
+"""Render a conversation through the model's own chat template: the one owner of masking.
+
+`render` turns one conversation (the on-disk format, see zen_vl.data.schema) plus the processor
+into model inputs and labels. The text comes from `processor.apply_chat_template` (so tools are
+rendered into the system prompt exactly as the official template does) and the tensors from
+`processor(...)`, which is what `apply_chat_template(tokenize=True)` does itself.
+
+Supervised: every assistant turn from just after its generation prompt (`<|im_start|>assistant\\n`,
+plus `<think>\\n` under the Thinking template) through its closing `<|im_end|>` — text, reasoning
+and tool calls. Not supervised: system, user, image and video tokens, tool responses, padding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zen_vl.errors import ZenError
+
+IGNORE_INDEX = -100
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+
+
+class SampleTooLong(ZenError):
+    """A sample longer than max_length: dropped and counted, never cut through its image tokens."""
+
+
+def load_media(messages: list[dict], media_root: Path | None) -> tuple[list[dict], list, list]:
+    """Messages for apply_chat_template, with image/video paths resolved and loaded in order."""
+    from PIL import Image
+
+    images, videos, out = [], [], []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            blocks = []
+            for block in content:
+                kind = block.get("type")
+                if kind == "image":
+                    src = block["image"]
+                    img = src if isinstance(src, Image.Image) else Image.open(_resolve(src, media_root))
+                    images.append(img.convert("RGB"))
+                    blocks.append({"type": "image"})
+                elif kind == "video":
+                    frames = _load_video(block["video"], media_root)
+                    fps = float(block.get("fps", 2.0))
+                    meta = {
+                        "fps": fps,
+                        "total_num_frames": len(frames),
+                        "frames_indices": list(range(len(frames))),
+                    }
+                    videos.append((frames, meta))
+                    blocks.append({"type": "video"})
+                else:
+                    blocks.append(block)
+            message = {**message, "content": blocks}
+        out.append(message)
+    return out, images, videos
+
+
+def _resolve(path: str, media_root: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or media_root is None else media_root / p
+
+
+def _load_video(src: Any, media_root: Path | None):
+    """A video as a list of frames: a list of image paths, or a folder of frames."""
+    from PIL import Image
+
+    if isinstance(src, list):
+        return [
+            f if isinstance(f, Image.Image) else Image.open(_resolve(f, media_root)).convert("RGB")
+            for f in src
+        ]
+    folder = _resolve(src, media_root)
+    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    return [Image.open(f).convert("RGB") for f in frames]
+
+
+def generation_header(processor, tools: list | None = None) -> list[int]:
+    """Token ids the template appends for `add_generation_prompt` (what the model never writes)."""
+    probe = [{"role": "user", "content": [{"type": "text", "text": "x"}]}]
+    with_prompt = processor.apply_chat_template(
+        probe, tools=tools, add_generation_prompt=True, tokenize=False
+    )
+    without = processor.apply_chat_template(probe, tools=tools, add_generation_prompt=False, tokenize=False)
+    if not with_prompt.startswith(without):
+        raise ValueError("chat template's generation prompt is not a suffix of the rendered prompt")
+    return processor.tokenizer(with_prompt[len(without) :], add_special_tokens=False)["input_ids"]
+
+
+def assistant_labels(input_ids: torch.Tensor, header: list[int], im_start: int, im_end: int) -> torch.Tensor:
+    """Labels for one sequence: assistant turns after their header through <|im_end|>, else ignored."""
+    ids = input_ids.tolist()
+    labels = [IGNORE_INDEX] * len(ids)
+    role_header = header[:3]  # <|im_start|> assistant \n
+    i = 0
+    while i < len(ids):
+        if ids[i] == im_start and ids[i : i + len(role_header)] == role_header:
+            start = i + len(role_header)
+            # Skip the rest of the generation prompt (e.g. "<think>\n") when this turn has it.
+            rest = header[len(role_header) :]
+            if rest and ids[start : start + len(rest)] == rest:
+                start += len(rest)
+            end = start
+            while end < len(ids) and ids[end] != im_end:
+                end += 1
+            for j in range(start, min(end + 1, len(ids))):
+                labels[j] = ids[j]
+            i = end + 1
+        else:
+            i += 1
+    return torch.tensor(labels, dtype=input_ids.dtype)
+
+
+def render(
+    sample: dict,
+    processor,
+    *,
+    media_root: Path | None = None,
+    processor_kwargs: dict | None = None,
+    max_length: int | None = None,
+    add_generation_prompt: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Model inputs + labels for one conversation (batch dimension 1, unpadded).
+
+    With `add_generation_prompt` the last turn is left for the model to write (evaluation prompts).
+    """
+    messages, images, videos = load_media(sample["messages"], media_root)
+    tools = sample.get("tools") or None
+    text = processor.apply_chat_template(
+        messages, tools=tools, add_generation_prompt=add_generation_prompt, tokenize=False
+    )
+    kwargs = dict(processor_kwargs or {})
+    if videos:
+        # Frames arrive pre-sampled; their timestamps come from the metadata.
+        kwargs.setdefault("videos_kwargs", {}).update(do_sample_frames=False, cap_pixels_per_frame=True)
+        kwargs["video_metadata"] = [meta for _, meta in videos]
+    batch = processor(
+        text=[text],
+        images=images or None,
+        videos=[frames for frames, _ in videos] or None,
+        return_tensors="pt",
+        **kwargs,
+    )
+    n = batch["input_ids"].shape[1]
+    if max_length is not None and n > max_length:
+        raise SampleTooLong(f"sample {sample.get('id', '?')}: {n} tokens > max_length {max_length}")
+    tok = processor.tokenizer
+    header = generation_header(processor, tools)
+    labels = assistant_labels(
+        batch["input_ids"][0], header, tok.convert_tokens_to_ids(IM_START), tok.convert_tokens_to_ids(IM_END)
+    )
+    out = {k: v for k, v in batch.items()}
+    out["labels"] = labels.unsqueeze(0)
+    return out
