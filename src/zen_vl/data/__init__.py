@@ -1,0 +1,1 @@
+"""Datasets: the on-disk conversation format, its validator, adapters and generators."""
