@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,9 @@ def test_real_qwen_vocabulary_and_special_ids(loaded):
 
 
 def test_template_is_the_official_one_byte_for_byte(tiny_base):
-    official = (Path(__import__("trl").__file__).parent / "chat_templates" / "qwen3_vl.jinja").read_text()
+    import trl
+
+    official = (Path(trl.__file__).parent / "chat_templates" / "qwen3_vl.jinja").read_text()
     assert (tiny_base / "chat_template.jinja").read_text() == official
     assert len(official.encode()) == 5292
 
@@ -245,7 +248,7 @@ def test_a_complete_base_is_not_rebuilt(tiny_base):
 
 
 def test_make_download_tiny_builds_both_flavors(tmp_path):
-    env = {**__import__("os").environ, "ZEN_VL_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "ZEN_VL_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     run = subprocess.run(["make", "-s", "download-tiny"], cwd=REPO, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     for name in ("tiny", "tiny-thinking"):
@@ -257,7 +260,7 @@ def test_make_download_tiny_builds_both_flavors(tmp_path):
 
 
 def test_inspect_script_reports_the_base(tiny_base):
-    env = {**__import__("os").environ, "ZEN_VL_ROOT": str(tiny_base.parents[1])}
+    env = {**os.environ, "ZEN_VL_ROOT": str(tiny_base.parents[1])}
     run = subprocess.run(
         [sys.executable, "scripts/inspect_base.py", "--size", "tiny"],
         cwd=REPO,

@@ -10,6 +10,7 @@ result back unchanged (it converts both spellings).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -95,8 +96,6 @@ def _experts_to_hub_layout(folder: Path, text: dict) -> None:
 
 def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
     """sha256 over tensor names, dtypes, shapes and bytes: equal digests, equal weights."""
-    import hashlib
-
     h = hashlib.sha256()
     for name in sorted(state_dict):
         t = state_dict[name].detach().cpu().contiguous()

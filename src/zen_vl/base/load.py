@@ -47,7 +47,7 @@ def describe(folder: Path, cfg: ZenConfig) -> str:
     from PIL import Image, ImageDraw
 
     processor, model = load_base(folder, cfg.size)
-    manifest = check_base(folder, cfg.size)
+    manifest = read_manifest(folder)
     image = Image.new("RGB", (256, 256), "white")
     ImageDraw.Draw(image).ellipse((64, 64, 192, 192), fill="red")
     messages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "What is this?"}]}]
