@@ -259,3 +259,18 @@ def test_generation_prompt_mode_leaves_the_turn_open(processors):
 def test_an_over_long_sample_is_refused_not_cut(processors):
     with pytest.raises(SampleTooLong, match="max_length 16"):
         render({"id": "s1", "messages": SHAPES["one-image"][0]}, processors["instruct"], max_length=16)
+
+
+def test_a_video_folder_renders_like_its_frames(processors, tmp_path):
+    frames = [_img((i * 60, 0, 0)) for i in range(4)]
+    for i, frame in enumerate(frames):
+        frame.save(tmp_path / f"frame_{i:03d}.png")
+
+    def sample(video):
+        content = [{"type": "video", "video": video, "fps": 2}, _text("USER-ASK what moves")]
+        return {"messages": [{"role": "user", "content": content}, {"role": "assistant", "content": "right"}]}
+
+    from_folder = render(sample("."), processors["instruct"], media_root=tmp_path)
+    from_frames = render(sample(frames), processors["instruct"])
+    assert torch.equal(from_folder["input_ids"], from_frames["input_ids"])
+    assert torch.equal(from_folder["pixel_values_videos"], from_frames["pixel_values_videos"])

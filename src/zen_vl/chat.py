@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from zen_vl.data.schema import frame_paths
 from zen_vl.errors import ZenError
 
 IGNORE_INDEX = -100
@@ -74,9 +75,7 @@ def _load_video(src: Any, media_root: Path | None):
             f if isinstance(f, Image.Image) else Image.open(_resolve(f, media_root)).convert("RGB")
             for f in src
         ]
-    folder = _resolve(src, media_root)
-    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    return [Image.open(f).convert("RGB") for f in frames]
+    return [Image.open(f).convert("RGB") for f in frame_paths(_resolve(src, media_root))]
 
 
 def generation_header(processor, tools: list | None = None) -> list[int]:
@@ -91,14 +90,21 @@ def generation_header(processor, tools: list | None = None) -> list[int]:
     return processor.tokenizer(with_prompt[len(without) :], add_special_tokens=False)["input_ids"]
 
 
-def assistant_labels(input_ids: torch.Tensor, header: list[int], im_start: int, im_end: int) -> torch.Tensor:
-    """Labels for one sequence: assistant turns after their header through <|im_end|>, else ignored."""
+def assistant_labels(
+    input_ids: torch.Tensor, header: list[int], role_header: list[int], im_end: int
+) -> torch.Tensor:
+    """Labels for one sequence: assistant turns after their header through <|im_end|>, else ignored.
+
+    `role_header` opens every assistant turn (`<|im_start|>assistant\n`); `header` is the full
+    generation prompt, which may go on (`<think>\n`) and is skipped too where a turn has it.
+    """
+    if header[: len(role_header)] != role_header:
+        raise ValueError("the generation prompt does not start with the assistant role header")
     ids = input_ids.tolist()
     labels = [IGNORE_INDEX] * len(ids)
-    role_header = header[:3]  # <|im_start|> assistant \n
     i = 0
     while i < len(ids):
-        if ids[i] == im_start and ids[i : i + len(role_header)] == role_header:
+        if ids[i : i + len(role_header)] == role_header:
             start = i + len(role_header)
             # Skip the rest of the generation prompt (e.g. "<think>\n") when this turn has it.
             rest = header[len(role_header) :]
@@ -149,10 +155,10 @@ def render(
     if max_length is not None and n > max_length:
         raise SampleTooLong(f"sample {sample.get('id', '?')}: {n} tokens > max_length {max_length}")
     tok = processor.tokenizer
-    header = generation_header(processor, tools)
     labels = assistant_labels(
-        batch["input_ids"][0], header, tok.convert_tokens_to_ids(IM_START), tok.convert_tokens_to_ids(IM_END)
+        batch["input_ids"][0],
+        header=generation_header(processor, tools),
+        role_header=tok(f"{IM_START}assistant\n", add_special_tokens=False)["input_ids"],
+        im_end=tok.convert_tokens_to_ids(IM_END),
     )
-    out = {k: v for k, v in batch.items()}
-    out["labels"] = labels.unsqueeze(0)
-    return out
+    return {**batch, "labels": labels.unsqueeze(0)}

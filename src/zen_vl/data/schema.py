@@ -31,10 +31,16 @@ BLOCK_TYPES = ("text", "image", "video")
 # Control tokens the tokenizer would parse as structure if they appeared in data text.
 CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 MAX_IMAGE_PIXELS = 64_000_000  # larger is treated as a decompression bomb
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 class DataError(ZenError):
     """Bad samples; the message lists each as file:line: reason."""
+
+
+def frame_paths(folder: Path) -> list[Path]:
+    """The frames of a video stored as a folder, in playback (file-name) order."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
 
 
 @dataclass
@@ -190,7 +196,7 @@ def _video_problems(src: object, where: str, media_root: Path | None) -> list[st
         folder = media_root / src
         if not folder.is_dir():
             return [f"{where}: video folder {src} not found (a video is a folder of frames or a list of frame paths)"]
-        frames = sorted(str(p.relative_to(media_root)) for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+        frames = [str(p.relative_to(media_root)) for p in frame_paths(folder)]
         if not frames:
             return [f"{where}: video folder {src} holds no frames"]
     elif isinstance(src, str):
