@@ -43,8 +43,8 @@ download-%: $(INSTALLED)  ## download-tiny | download-4b | download-8b | downloa
 inspect: download-$(SIZE)  ## load the SIZE base offline and show it answering an image prompt
 	$(PY) scripts/inspect_base.py --size $(SIZE) $(OVERRIDES)
 
-data:  ## build and validate the datasets of SIZE x VARIANT
-	@echo "make $@: not implemented yet (issue #3)"; exit 1
+data: download-$(SIZE)  ## build and validate the dataset of SIZE x VARIANT into data/VARIANT/SIZE
+	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(OVERRIDES)
 
 train-instruct train-thinking train-agent:  ## train one variant of SIZE (LoRA by default)
 	@echo "make $@: not implemented yet (issue #4)"; exit 1

@@ -12,6 +12,8 @@ and tool calls. Not supervised: system, user, image and video tokens, tool respo
 
 from __future__ import annotations
 
+import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +80,22 @@ def _load_video(src: Any, media_root: Path | None):
     return [Image.open(f).convert("RGB") for f in frame_paths(_resolve(src, media_root))]
 
 
+_HEADERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def generation_header(processor, tools: list | None = None) -> list[int]:
-    """Token ids the template appends for `add_generation_prompt` (what the model never writes)."""
+    """Token ids the template appends for `add_generation_prompt` (what the model never writes).
+
+    Cached per processor and tool list: it costs two template renders.
+    """
+    cache = _HEADERS.setdefault(processor, {})
+    key = json.dumps(tools, sort_keys=True)
+    if key not in cache:
+        cache[key] = _generation_header(processor, tools)
+    return cache[key]
+
+
+def _generation_header(processor, tools: list | None) -> list[int]:
     probe = [{"role": "user", "content": [{"type": "text", "text": "x"}]}]
     with_prompt = processor.apply_chat_template(
         probe, tools=tools, add_generation_prompt=True, tokenize=False

@@ -27,6 +27,10 @@ FLAVORS = ("instruct", "thinking")
 # Qwen3-VL: 16 px patches, 2x2 spatial merge -> one language-model token per 32x32 pixels.
 PIXELS_PER_TOKEN = 32 * 32
 
+# Built-in data generators (zen_vl.data.build.GENERATORS) and identity languages.
+GENERATORS = ("identity", "visual", "reasoning", "gui", "video", "general")
+LANGUAGES = ("en", "zh", "es", "fr", "de", "ja")
+
 Variant = Literal["instruct", "thinking", "agent"]
 Flavor = Literal["instruct", "thinking"]
 
@@ -81,22 +85,24 @@ class TinyArch(_Strict):
         problems = []
         if sum(self.mrope_section) * 2 != self.head_dim:
             problems.append(
-                f"mrope_section {self.mrope_section} sums to {sum(self.mrope_section)}, "
+                f"mrope_section: {self.mrope_section} sums to {sum(self.mrope_section)}, "
                 f"must be head_dim/2 = {self.head_dim // 2} (transformers silently falls back otherwise)"
             )
         if self.num_attention_heads % self.num_key_value_heads:
-            problems.append("num_attention_heads must be a multiple of num_key_value_heads")
+            problems.append("num_attention_heads: must be a multiple of num_key_value_heads")
         if any(i < 0 or i >= self.vision_depth for i in self.deepstack_visual_indexes):
-            problems.append(f"deepstack_visual_indexes must lie in [0, vision_depth={self.vision_depth})")
+            problems.append(f"deepstack_visual_indexes: must lie in [0, vision_depth={self.vision_depth})")
         if len(self.deepstack_visual_indexes) >= self.num_hidden_layers:
-            problems.append("need more text layers than DeepStack indexes (llama.cpp asserts otherwise)")
+            problems.append(
+                "num_hidden_layers: need more text layers than DeepStack indexes (llama.cpp asserts otherwise)"
+            )
         if self.vision_hidden_size % self.vision_num_heads:
-            problems.append("vision_hidden_size must be a multiple of vision_num_heads")
+            problems.append("vision_hidden_size: must be a multiple of vision_num_heads")
         side = round(self.num_position_embeddings**0.5)
         if side * side != self.num_position_embeddings:
-            problems.append("num_position_embeddings must be a perfect square")
+            problems.append("num_position_embeddings: must be a perfect square")
         if self.moe and self.num_experts_per_tok > self.num_experts:
-            problems.append("num_experts_per_tok must not exceed num_experts")
+            problems.append("num_experts_per_tok: must not exceed num_experts")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -167,14 +173,85 @@ class VisionCfg(_Strict):
     @model_validator(mode="after")
     def _check(self) -> VisionCfg:
         if self.min_image_tokens > self.max_image_tokens:
-            raise ValueError("min_image_tokens must not exceed max_image_tokens")
+            raise ValueError("min_image_tokens: must not exceed max_image_tokens")
         return self
 
 
 class IdentityCfg(_Strict):
     name: str = Field("Zen VL", min_length=1, description="what the model calls itself")
     org: str = Field("Hanzo AI", min_length=1, description="who the model says made it")
+    built_on: str = Field("Qwen3-VL", min_length=1, description="the open model it is fine-tuned from")
     hub_org: str = Field("zenlm", min_length=1, description="Hub namespace for uploads")
+
+
+class SourceCfg(_Strict):
+    """Bring-your-own data: a local JSONL file, or a Hub dataset by id with a column mapping."""
+
+    name: str = Field(description="names the source in counts and media paths")
+    path: str | None = Field(None, description="local JSONL, relative to the project root")
+    hub: str | None = Field(
+        None, description="Hub dataset id (or a local dataset folder) for datasets.load_dataset"
+    )
+    subset: str | None = Field(None, description="dataset configuration name")
+    split: str = "train"
+    revision: str | None = Field(None, description="dataset commit to pin")
+    format: Literal["messages", "sharegpt", "columns"] = Field(
+        "messages", description="messages: our format; sharegpt: from/value; columns: see `columns`"
+    )
+    columns: dict[str, str] = Field(
+        {},
+        description="our field -> dataset column: messages, conversations, images, image, tools, system, "
+        "question, answer, query, tool_calls",
+    )
+    limit: int = Field(1000, gt=0, description="rows to take")
+    eval_fraction: float = Field(0.05, ge=0, lt=1, description="share held out for val and test")
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceCfg:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError(f"source '{self.name}': set exactly one of path or hub")
+        return self
+
+
+class DataCfg(_Strict):
+    """What `make data` builds: generated samples by mix weight, plus bring-your-own sources."""
+
+    seed: int = 1234
+    train: int = Field(20000, ge=0, description="generated training samples")
+    val: int = Field(500, ge=0)
+    test: int = Field(1000, ge=0)
+    mix: dict[str, float] = Field(
+        {"identity": 1.0}, description=f"generator -> weight; generators: {', '.join(GENERATORS)}"
+    )
+    image_size: int = Field(448, ge=64, description="side of generated images in pixels (screens are 4:3)")
+    languages: list[str] = Field(list(LANGUAGES), description="identity languages")
+    sources: list[SourceCfg] = Field([], description="bring-your-own data, added on top of the generated mix")
+    check_lengths: bool = Field(
+        True, description="render every sample through the processor; drop (and count) those over max_length"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DataCfg:
+        problems = [
+            f"mix.{k}: unknown generator (expected one of {', '.join(GENERATORS)})"
+            for k in self.mix
+            if k not in GENERATORS
+        ]
+        problems += [f"mix.{k}: weight must be >= 0" for k, w in self.mix.items() if w < 0]
+        if self.mix and sum(self.mix.values()) <= 0:
+            problems.append("mix: the weights must not all be zero")
+        problems += [
+            f"languages: unknown language {lang!r} (expected some of {', '.join(LANGUAGES)})"
+            for lang in self.languages
+            if lang not in LANGUAGES
+        ]
+        if not self.languages:
+            problems.append("languages: at least one")
+        names = [s.name for s in self.sources]
+        problems += [f"sources: name '{n}' used twice" for n in sorted(set(names)) if names.count(n) > 1]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class ZenConfig(_Strict):
@@ -189,6 +266,7 @@ class ZenConfig(_Strict):
     lora: LoraCfg = LoraCfg()
     train: TrainCfg = TrainCfg()
     vision: VisionCfg = VisionCfg()
+    data: DataCfg = DataCfg()
 
     @model_validator(mode="after")
     def _check(self) -> ZenConfig:
@@ -329,21 +407,33 @@ def _describe(exc: ValidationError, origin: dict[tuple, str]) -> list[str]:
     out = []
     for err in exc.errors():
         loc = tuple(str(p) for p in err["loc"])
-        key = ".".join(loc) or "(top level)"
-        source = None
-        for n in range(len(loc), 0, -1):
-            source = origin.get(loc[:n])
-            if source:
-                break
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see docs/CONFIG.md)"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        elif "input" in err and err["type"] not in ("value_error", "assertion_error"):
+        elif err["type"] == "value_error":
+            # Section validators report "key.path: reason; ..." -- attribute each to its own key.
+            for part in msg.removeprefix("Value error, ").split("; "):
+                key, sep, reason = part.partition(": ")
+                if sep and re.fullmatch(r"[\w.]+", key):
+                    path = (*loc, *key.split("."))
+                    out.append(f"{_source(path, origin)}: {'.'.join(path)}: {reason}")
+                else:
+                    out.append(f"{_source(loc, origin)}: {'.'.join(loc) or '(top level)'}: {part}")
+            continue
+        elif "input" in err and err["type"] != "assertion_error":
             msg = f"{msg} (got {err['input']!r})"
-        out.append(f"{source or 'config'}: {key}: {msg}")
+        out.append(f"{_source(loc, origin)}: {'.'.join(loc) or '(top level)'}: {msg}")
     return out
+
+
+def _source(loc: tuple, origin: dict[tuple, str]) -> str:
+    """The layer that set the deepest known part of this key."""
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in origin:
+            return origin[loc[:n]]
+    return "config"
 
 
 # --------------------------------------------------------------------------- reference
@@ -387,4 +477,6 @@ def reference_markdown() -> str:
     section("train", TrainCfg)
     section("vision", VisionCfg)
     section("identity", IdentityCfg)
+    section("data", DataCfg)
+    section("data.sources[]", SourceCfg)
     return "\n".join(lines)

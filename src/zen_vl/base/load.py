@@ -27,9 +27,9 @@ def check_base(folder: Path, size: str) -> dict:
     return manifest
 
 
-def load_base(folder: Path, size: str = "tiny", dtype: str = "auto"):
-    """(processor, model) from a base folder, never touching the network."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+def load_processor(folder: Path, size: str = "tiny"):
+    """The base's processor (tokenizer, chat template, image and video processors), offline."""
+    from transformers import AutoProcessor
 
     check_base(folder, size)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,6 +37,14 @@ def load_base(folder: Path, size: str = "tiny", dtype: str = "auto"):
     if not hasattr(processor, "image_processor"):
         # AutoProcessor silently falls back to the bare tokenizer when a processor file is missing.
         raise ZenError(f"{folder}: no image processor found (preprocessor_config.json missing?)")
+    return processor
+
+
+def load_base(folder: Path, size: str = "tiny", dtype: str = "auto"):
+    """(processor, model) from a base folder, never touching the network."""
+    from transformers import AutoModelForImageTextToText
+
+    processor = load_processor(folder, size)
     model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, local_files_only=True)
     return processor, model.eval()
 

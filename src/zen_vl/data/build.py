@@ -1,0 +1,277 @@
+"""Build one variant's dataset: generate by mix, add bring-your-own sources, split, check, publish.
+
+data/<variant>/<size>/
+    train.jsonl val.jsonl test.jsonl   conversations (see zen_vl.data.schema), each with `meta` ground truth
+    media/                             generated and imported images and frame folders
+    manifest.json                      counts, seed, fingerprint, content hash, token statistics; written last
+
+Splits never leak: every sample carries a `meta.key` naming its scene, screen or question, and a
+val/test draw whose key appears in train is drawn again (counted as `redrawn_for_leakage`); held-out
+phrasings are only asked in val/test. Every sample is rendered through the processor and chat
+template once (when a processor is given): one over `train.max_length` is dropped and counted,
+never cut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from zen_vl.atomic import building, write_json
+from zen_vl.config import ZenConfig
+from zen_vl.data import draw
+from zen_vl.data.context import SPLITS, Ctx, MediaWriter
+from zen_vl.data.general import general
+from zen_vl.data.gui import gui
+from zen_vl.data.identity import identity
+from zen_vl.data.scenes import reasoning, visual
+from zen_vl.data.schema import DataError, Report, sample_problems
+from zen_vl.data.sources import load_source, split_source
+from zen_vl.data.video import video
+from zen_vl.paths import Layout
+
+GENERATORS: dict[str, Callable[[Ctx], dict]] = {
+    "identity": identity,
+    "visual": visual,
+    "reasoning": reasoning,
+    "gui": gui,
+    "video": video,
+    "general": general,
+}
+# Bump when a generator's output changes, so existing datasets are rebuilt.
+GENERATOR_VERSION = 1
+MANIFEST = "manifest.json"
+MAX_REDRAWS = 200
+
+
+def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Split `total` by weight (largest remainder; ties by name), so counts always sum to total."""
+    weights = {k: w for k, w in sorted(weights.items()) if w > 0}
+    norm = sum(weights.values())
+    exact = {k: total * w / norm for k, w in weights.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: (-(exact[k] - counts[k]), k))[: total - sum(counts.values())]:
+        counts[k] += 1
+    return counts
+
+
+def fingerprint(cfg: ZenConfig) -> str:
+    """Everything that determines the built files; a dataset with another fingerprint is rebuilt."""
+    inputs = {
+        "data": cfg.data.model_dump(),
+        "identity": cfg.identity.model_dump(),
+        "template": cfg.template,
+        "variant": cfg.variant,
+        "max_length": cfg.train.max_length,
+        "vision": cfg.vision.model_dump(),
+        "generator_version": GENERATOR_VERSION,
+        "font": draw.font_name(),
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_data_manifest(folder: Path) -> dict | None:
+    path = Path(folder) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def generate(cfg: ZenConfig, media: MediaWriter, *, progress: bool = True) -> tuple[dict[str, list[dict]], int]:
+    """Generated samples per split, and how many val/test draws were redrawn to avoid leakage."""
+    data = cfg.data
+    splits: dict[str, list[dict]] = {}
+    train_keys: set[str] = set()
+    redrawn = 0
+    total = data.train + data.val + data.test
+    bar = tqdm(total=total, desc=f"generate {cfg.variant}/{cfg.size}", unit="sample", disable=not progress)
+    for split in SPLITS:
+        out = []
+        for source, n in apportion(getattr(data, split), data.mix).items():
+            for i in range(n):
+                for attempt in range(MAX_REDRAWS):
+                    ctx = Ctx(
+                        rng=random.Random(f"{data.seed}/{split}/{source}/{i}/{attempt}"),
+                        split=split,
+                        think=cfg.template == "thinking",
+                        name=cfg.identity.name,
+                        org=cfg.identity.org,
+                        built_on=cfg.identity.built_on,
+                        image_size=data.image_size,
+                        media=media,
+                        stem=f"{source}/{split}-{i:06d}",
+                        languages=tuple(data.languages),
+                    )
+                    sample = GENERATORS[source](ctx)
+                    if split == "train" or sample["meta"]["key"] not in train_keys:
+                        break
+                    redrawn += 1
+                else:
+                    raise DataError(
+                        f"data.{split}: cannot draw a {source} sample unseen in train after {MAX_REDRAWS} tries; "
+                        f"lower data.{split} or the weight of {source}"
+                    )
+                sample["meta"]["source"] = source
+                out.append(sample)
+                bar.update()
+        if split == "train":
+            train_keys = {s["meta"]["key"] for s in out}
+        splits[split] = out
+    bar.close()
+    return splits, redrawn
+
+
+def add_sources(cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWriter, project_root: Path) -> None:
+    """Load, validate and split every `data.sources` entry into the splits."""
+    for src in cfg.data.sources:
+        loaded = load_source(src, media, project_root)
+        problems = [
+            f"{where}: {reason}"
+            for where, sample in loaded
+            for reason in sample_problems(sample, media_root=media.root, template=cfg.template)
+        ]
+        if problems:
+            shown = "\n".join(f"  {p}" for p in problems[:20])
+            raise DataError(f"data source '{src.name}': {len(problems)} problem(s):\n{shown}")
+        if not loaded:
+            raise DataError(f"data source '{src.name}' is empty")
+        for where, sample in loaded:
+            sample["meta"] = {**sample.get("meta", {}), "source": src.name, "where": where}
+        for split, samples in split_source([s for _, s in loaded], src, cfg.data.seed).items():
+            splits[split].extend(samples)
+
+
+def check_lengths(cfg: ZenConfig, splits: dict[str, list[dict]], processor, root: Path, *, progress: bool = True):
+    """Render every sample once; drop those over max_length (deleting their media). Token statistics."""
+    from zen_vl.chat import SampleTooLong, render
+
+    stats = {}
+    total = sum(len(v) for v in splits.values())
+    bar = tqdm(total=total, desc="render + check lengths", unit="sample", disable=not progress)
+    for split, samples in splits.items():
+        kept, lengths, supervised, dropped = [], [], [], 0
+        for sample in samples:
+            try:
+                batch = render(sample, processor, media_root=root, processor_kwargs=cfg.vision.processor_kwargs,
+                               max_length=cfg.train.max_length)
+            except SampleTooLong:
+                dropped += 1
+                _delete_media(sample, root)
+                continue
+            finally:
+                bar.update()
+            kept.append(sample)
+            lengths.append(batch["input_ids"].shape[1])
+            supervised.append(int((batch["labels"] != -100).sum()))
+        splits[split] = kept
+        stats[split] = {
+            "dropped_too_long": dropped,
+            "tokens_mean": round(sum(lengths) / len(lengths), 1) if lengths else 0,
+            "tokens_max": max(lengths, default=0),
+            "tokens_total": sum(lengths),
+            "supervised_tokens_total": sum(supervised),
+        }
+    bar.close()
+    return stats
+
+
+def build_dataset(
+    cfg: ZenConfig,
+    layout: Layout | None = None,
+    *,
+    processor=None,
+    force: bool = False,
+    progress: bool = True,
+) -> tuple[Path, dict]:
+    """Build data/<variant>/<size>/ atomically; reuse it when its fingerprint is current."""
+    layout = layout or Layout.default()
+    dest = layout.data(cfg.variant, cfg.size)
+    fp = fingerprint(cfg)
+    existing = read_data_manifest(dest)
+    if existing and existing.get("fingerprint") == fp and not force:
+        return dest, existing
+    if cfg.data.check_lengths and processor is None:
+        raise DataError("data.check_lengths is on but no processor was given (make download-<size> first)")
+
+    with building(dest, replace=True) as tmp:
+        media = MediaWriter(tmp)
+        splits, redrawn = generate(cfg, media, progress=progress)
+        add_sources(cfg, splits, media, layout.root)
+        for split, samples in splits.items():
+            random.Random(f"{cfg.data.seed}/shuffle/{split}").shuffle(samples)
+        tokens = check_lengths(cfg, splits, processor, tmp, progress=progress) if processor is not None else {}
+        for split, samples in splits.items():
+            report = Report(dest / f"{split}.jsonl")
+            with (tmp / f"{split}.jsonl").open("w", encoding="utf-8") as fh:
+                for n, sample in enumerate(samples, 1):
+                    sample = {"id": f"{cfg.variant}-{cfg.size}-{split}-{n:06d}", **sample}
+                    report.samples += 1
+                    for reason in sample_problems(sample, media_root=tmp, template=cfg.template):
+                        report.add(n, reason)
+                    fh.write(json.dumps(sample, ensure_ascii=False) + "\n")
+            report.raise_if_bad()
+        if sum(len(s) for s in splits.values()) == 0 or not splits["train"]:
+            raise DataError(f"{dest}: the training split is empty (check data.train, data.mix and data.sources)")
+        manifest = {
+            "size": cfg.size,
+            "variant": cfg.variant,
+            "template": cfg.template,
+            "seed": cfg.data.seed,
+            "fingerprint": fp,
+            "generator_version": GENERATOR_VERSION,
+            "font": draw.font_name(),
+            "counts": {split: dict(sorted(Counter(s["meta"]["source"] for s in samples).items()))
+                       for split, samples in splits.items()},
+            "samples": {split: len(samples) for split, samples in splits.items()},
+            "redrawn_for_leakage": redrawn,
+            "tokens": tokens,
+            "content_hash": content_hash(tmp),
+        }
+        write_json(tmp / MANIFEST, manifest)
+    return dest, manifest
+
+
+def content_hash(folder: Path) -> str:
+    """sha256 over every file's relative path and bytes (the manifest itself excluded)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != MANIFEST):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def summary(dest: Path, manifest: dict) -> str:
+    """The table `make data` prints."""
+    sources = sorted({s for counts in manifest["counts"].values() for s in counts})
+    width = max(len("source"), *(len(s) for s in sources))
+    lines = [f"{dest}  (seed {manifest['seed']}, content {manifest['content_hash'][:12]})",
+             f"  {'source':<{width}} " + " ".join(f"{s:>7}" for s in SPLITS)]
+    for src in sources:
+        lines.append(f"  {src:<{width}} " + " ".join(f"{manifest['counts'][s].get(src, 0):>7}" for s in SPLITS))
+    lines.append(f"  {'total':<{width}} " + " ".join(f"{manifest['samples'][s]:>7}" for s in SPLITS))
+    tokens = manifest.get("tokens") or {}
+    if tokens:
+        dropped = sum(t["dropped_too_long"] for t in tokens.values())
+        mean = tokens["train"]["tokens_mean"]
+        lines.append(f"  tokens/sample (train): mean {mean}, max {tokens['train']['tokens_max']}; "
+                     f"dropped over max_length: {dropped}")
+    lines.append(f"  val/test draws redrawn to avoid leakage: {manifest['redrawn_for_leakage']}")
+    return "\n".join(lines)
+
+
+def _delete_media(sample: dict, root: Path) -> None:
+    for msg in sample["messages"]:
+        for block in msg["content"] if isinstance(msg.get("content"), list) else []:
+            for key in ("image", "video"):
+                if isinstance(block.get(key), str):
+                    target = root / block[key]
+                    if target.is_dir():
+                        shutil.rmtree(target, ignore_errors=True)
+                    else:
+                        target.unlink(missing_ok=True)
+
