@@ -44,7 +44,7 @@ inspect: download-$(SIZE)  ## load the SIZE base offline and show it answering a
 	$(PY) scripts/inspect_base.py --size $(SIZE) $(OVERRIDES)
 
 data: download-$(SIZE)  ## build and validate the dataset of SIZE x VARIANT into data/VARIANT/SIZE
-	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(OVERRIDES)
+	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
 train-instruct train-thinking train-agent:  ## train one variant of SIZE (LoRA by default)
 	@echo "make $@: not implemented yet (issue #4)"; exit 1
@@ -71,6 +71,7 @@ all: download-$(SIZE) data $(addprefix train-,$(VARIANTS)) eval gguf mlx upload 
 
 demo:  ## offline end to end on tiny (grows as stages land)
 	$(MAKE) inspect SIZE=tiny
+	@for v in $(VARIANTS); do $(MAKE) --no-print-directory data SIZE=tiny VARIANT=$$v || exit 1; done
 
 docs: $(INSTALLED)  ## regenerate docs/CONFIG.md from the config schema
 	$(PY) scripts/config_reference.py

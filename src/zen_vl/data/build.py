@@ -45,8 +45,6 @@ GENERATORS: dict[str, Callable[[Ctx], dict]] = {
     "video": video,
     "general": general,
 }
-# Bump when a generator's output changes, so existing datasets are rebuilt.
-GENERATOR_VERSION = 1
 MANIFEST = "manifest.json"
 MAX_REDRAWS = 200
 
@@ -71,10 +69,19 @@ def fingerprint(cfg: ZenConfig) -> str:
         "variant": cfg.variant,
         "max_length": cfg.train.max_length,
         "vision": cfg.vision.model_dump(),
-        "generator_version": GENERATOR_VERSION,
+        "code": code_hash(),
         "font": draw.font_name(),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def code_hash() -> str:
+    """Hash of the code that writes datasets (this package and chat.py): edit a generator, rebuild."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in [*sorted(here.glob("*.py")), here.parent / "chat.py"]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def read_data_manifest(folder: Path) -> dict | None:
@@ -223,7 +230,7 @@ def build_dataset(
             "template": cfg.template,
             "seed": cfg.data.seed,
             "fingerprint": fp,
-            "generator_version": GENERATOR_VERSION,
+            "code": code_hash(),
             "font": draw.font_name(),
             "counts": {split: dict(sorted(Counter(s["meta"]["source"] for s in samples).items()))
                        for split, samples in splits.items()},
