@@ -29,3 +29,43 @@ def tiny_moe_base(tmp_path_factory):
 
     layout = Layout(tmp_path_factory.mktemp("root"))
     return ensure_base(load_config("tiny-moe", "instruct"), layout)
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tiny_base):
+    """A project root holding both tiny bases (Instruct and Thinking), shared by training tests."""
+    from zen_vl.base.download import ensure_base
+    from zen_vl.config import load_config
+    from zen_vl.paths import Layout
+
+    layout = Layout(tiny_base.parents[1])
+    ensure_base(load_config("tiny", "thinking"), layout, "thinking")
+    return layout
+
+
+@pytest.fixture(scope="session")
+def train_tiny(tiny_root, tmp_path_factory):
+    """Train once per session per (size, variant, overrides) and return (cfg, layout, result).
+
+    Each configuration gets its own project root (its data, checkpoints and finetuned folders),
+    with the shared tiny bases linked in.
+    """
+    from zen_vl.base.download import ensure_base
+    from zen_vl.config import load_config
+    from zen_vl.paths import Layout
+    from zen_vl.train.engine import train
+
+    cache: dict = {}
+
+    def run(variant: str, overrides: list[str], size: str = "tiny"):
+        key = (size, variant, tuple(overrides))
+        if key not in cache:
+            cfg = load_config(size, variant, list(overrides))
+            base = ensure_base(cfg, tiny_root, cfg.base)
+            layout = Layout(tmp_path_factory.mktemp(f"run-{variant}"))
+            layout.base(size, cfg.base).parent.mkdir(parents=True)
+            layout.base(size, cfg.base).symlink_to(base, target_is_directory=True)
+            cache[key] = (cfg, layout, train(cfg, layout, progress=False))
+        return cache[key]
+
+    return run

@@ -28,7 +28,8 @@ FLAVORS = ("instruct", "thinking")
 PIXELS_PER_TOKEN = 32 * 32
 
 # Built-in data generators (zen_vl.data.build.GENERATORS) and identity languages.
-GENERATORS = ("identity", "visual", "reasoning", "gui", "video", "general")
+GENERATORS = ("identity", "visual", "reasoning", "gui", "video", "general", "colour_probe")
+GUI_SCREENS = ("form", "settings", "dialog", "search", "checkout", "photo")
 LANGUAGES = ("en", "zh", "es", "fr", "de", "ja")
 
 Variant = Literal["instruct", "thinking", "agent"]
@@ -120,6 +121,10 @@ class LoraCfg(_Strict):
     target_parameters: list[str] = Field(
         [], description="fused 3-D parameters to adapt (MoE experts: mlp.experts.gate_up_proj, ...)"
     )
+    modules_to_save: list[str] = Field(
+        [],
+        description="modules trained in full beside the adapters (peft modules_to_save), e.g. language_model.norm",
+    )
     vision: bool = Field(False, description="also adapt the vision tower's linear layers")
     merger: bool = Field(False, description="also adapt the vision-language merger")
 
@@ -146,6 +151,7 @@ class TrainCfg(_Strict):
         "none", description="accelerate launch config (configs/accelerate/<name>.yaml)"
     )
     report_to: list[Literal["tensorboard", "wandb"]] = ["tensorboard"]
+    dataloader_workers: int = Field(2, ge=0, description="processes rendering samples (images) for the GPU")
 
 
 class VisionCfg(_Strict):
@@ -225,6 +231,12 @@ class DataCfg(_Strict):
     )
     image_size: int = Field(448, ge=64, description="side of generated images in pixels (screens are 4:3)")
     languages: list[str] = Field(list(LANGUAGES), description="identity languages")
+    gui_screens: list[Literal["form", "settings", "dialog", "search", "checkout", "photo"]] = Field(
+        list(GUI_SCREENS), description="kinds of screenshot the gui generator draws"
+    )
+    gui_distractors: int = Field(
+        3, ge=0, le=6, description="most unneeded tools declared beside the needed ones"
+    )
     sources: list[SourceCfg] = Field([], description="bring-your-own data, added on top of the generated mix")
     check_lengths: bool = Field(
         True, description="render every sample through the processor; drop (and count) those over max_length"

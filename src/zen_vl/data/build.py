@@ -31,7 +31,7 @@ from zen_vl.data.context import SPLITS, Ctx, MediaWriter
 from zen_vl.data.general import general
 from zen_vl.data.gui import gui
 from zen_vl.data.identity import identity
-from zen_vl.data.scenes import reasoning, visual
+from zen_vl.data.scenes import colour_probe, reasoning, visual
 from zen_vl.data.schema import DataError, Report, sample_problems
 from zen_vl.data.sources import load_source, split_source
 from zen_vl.data.video import video
@@ -44,6 +44,7 @@ GENERATORS: dict[str, Callable[[Ctx], dict]] = {
     "gui": gui,
     "video": video,
     "general": general,
+    "colour_probe": colour_probe,
 }
 MANIFEST = "manifest.json"
 MAX_REDRAWS = 200
@@ -113,6 +114,8 @@ def generate(cfg: ZenConfig, media: MediaWriter, *, progress: bool = True) -> tu
                         media=media,
                         stem=f"{source}/{split}-{i:06d}",
                         languages=tuple(data.languages),
+                        screens=tuple(data.gui_screens),
+                        distractors=data.gui_distractors,
                     )
                     sample = GENERATORS[source](ctx)
                     if split == "train" or sample["meta"]["key"] not in train_keys:

@@ -52,6 +52,8 @@ class Ctx:
     media: MediaWriter
     stem: str  # unique media name for this sample
     languages: tuple[str, ...] = ("en",)
+    screens: tuple[str, ...] = ()  # GUI screen kinds to draw (empty: all)
+    distractors: int = 3  # most tools declared beside the ones a GUI task needs
 
     @property
     def heldout(self) -> bool:

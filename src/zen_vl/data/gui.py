@@ -141,9 +141,9 @@ def _call(name: str, **arguments) -> dict:
 
 
 def _tools(ctx: Ctx, needed: list[str]) -> list[dict]:
-    """The needed tools plus 1-3 distractors, shuffled."""
+    """The needed tools plus up to `data.gui_distractors` others, shuffled."""
     others = [n for n in TOOLS if n not in needed]
-    names = needed + ctx.rng.sample(others, ctx.rng.randint(1, 3))
+    names = needed + ctx.rng.sample(others, ctx.rng.randint(min(1, ctx.distractors), ctx.distractors))
     ctx.rng.shuffle(names)
     return [TOOLS[n] for n in names]
 
@@ -400,9 +400,13 @@ def photo(ctx: Ctx) -> dict:
                   tools=_tools(ctx, ["image_analysis"]), skill="function_calling", targets={"image_analysis": box})
 
 
-SCREENS = (form, form, settings, dialog, search, checkout, photo)
+# Kinds of screen, with their draw weights.
+SCREENS = {"form": (form, 2), "settings": (settings, 1), "dialog": (dialog, 1), "search": (search, 1),
+           "checkout": (checkout, 1), "photo": (photo, 1)}
 
 
 def gui(ctx: Ctx) -> dict:
-    """One agent sample on a random kind of screen."""
-    return ctx.rng.choice(SCREENS)(ctx)
+    """One agent sample on a random kind of screen (among `data.gui_screens`)."""
+    kinds = [k for k in SCREENS if not ctx.screens or k in ctx.screens]
+    make = ctx.rng.choices([SCREENS[k][0] for k in kinds], weights=[SCREENS[k][1] for k in kinds])[0]
+    return make(ctx)

@@ -171,6 +171,24 @@ def visual(ctx: Ctx) -> dict:
                 task="describe", truth=[o.name for o in objs], skill="describe")
 
 
+PROBE_COLOURS = ("red", "green", "blue", "yellow")
+
+
+def colour_probe(ctx: Ctx) -> dict:
+    """One large shape in one of four colours: "what colour is the shape?". A wiring probe: a model
+    that learns it must be reading the pixels (blank them and it falls to chance, 25%)."""
+    rng = ctx.rng
+    size = ctx.image_size
+    colour, shape = rng.choice(PROBE_COLOURS), rng.choice(draw.SHAPES)
+    r = rng.uniform(0.2, 0.3) * size
+    o = Obj(shape, colour, rng.uniform(r, size - r), rng.uniform(r, size - r), r)
+    scene = Scene(size, (o,))
+    q, _ = ctx.phrasing(["What colour is the shape?", "Which colour is the shape?",
+                         "Name the colour of the shape.", "What is the colour of the shape?"])
+    return _ask(ctx, scene, q, f"The shape is {colour}.", f"The only shape is a {shape}, filled with {colour}.",
+                task="colour_probe", truth=colour, skill="colour")
+
+
 # --------------------------------------------------------------------------- OCR
 
 OCR_WORDS = {

@@ -1,0 +1,1 @@
+"""Evaluation: batched generation and the metrics the model cards and paper report."""

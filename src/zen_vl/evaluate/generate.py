@@ -1,0 +1,73 @@
+"""Batched greedy generation for evaluation, through the same chat.render as training.
+
+Prompts are left-padded (right padding puts pad tokens between the prompt and the answer and
+silently ruins batched generation). The prompt is the conversation up to its first assistant turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from zen_vl.chat import render
+from zen_vl.train.collate import Collator
+
+
+def prompt_of(sample: dict) -> dict:
+    """The sample cut before its first assistant turn (what the model must write next)."""
+    messages = sample["messages"]
+    first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    return {**sample, "messages": messages[:first]}
+
+
+def generate(
+    model,
+    processor,
+    samples: Iterable[dict],
+    *,
+    media_root: Path,
+    processor_kwargs: dict,
+    max_new_tokens: int = 64,
+    batch_size: int = 8,
+    progress: bool = False,
+    transform=None,
+) -> list[str]:
+    """Greedy continuations, one per sample, special tokens stripped. `transform(batch)` may edit
+    the rendered batch (e.g. blank the pixels) before generation."""
+    samples = list(samples)
+    tok = processor.tokenizer
+    collate = Collator(tok.pad_token_id, side="left")
+    device = next(model.parameters()).device
+    model.eval()
+    out: list[str] = []
+    for start in tqdm(range(0, len(samples), batch_size), desc="generate", disable=not progress):
+        items = []
+        for s in samples[start : start + batch_size]:
+            r = render(
+                prompt_of(s),
+                processor,
+                media_root=media_root,
+                processor_kwargs=processor_kwargs,
+                add_generation_prompt=True,
+            )
+            r.pop("labels")
+            items.append(
+                {
+                    k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v
+                    for k, v in r.items()
+                }
+            )
+        batch = collate(items)
+        if transform is not None:
+            batch = transform(batch)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.no_grad():
+            ids = model.generate(
+                **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+            )
+        new = ids[:, batch["input_ids"].shape[1] :]
+        out.extend(tok.decode(row, skip_special_tokens=True).strip() for row in new)
+    return out

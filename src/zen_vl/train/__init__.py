@@ -1,0 +1,1 @@
+"""The training engine: model preparation, collation, Trainer, merge and provenance."""

@@ -1,0 +1,289 @@
+"""The one training engine for instruct, thinking and agent: they differ in config and data only.
+
+    data/<variant>/<size>/ ─→ ConversationDataset (chat.render) ─→ Trainer + peft ─→ checkpoints
+        <variant>/training/<size>/checkpoint-N/   every train.save_steps; the next run resumes from the last
+        <variant>/training/<size>/runs/           tensorboard logs (loss, lr, grad norm, tokens/s)
+    ─→ merge + verify ─→ <variant>/finetuned/<size>/ (see zen_vl.train.merge)
+
+Resume is automatic: a run finds the newest checkpoint of the same configuration and the Trainer
+restores step, optimizer, scheduler, RNG and data position. A checkpoint written by another
+configuration is never resumed silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from zen_vl.atomic import write_json
+from zen_vl.base.load import check_base, load_processor
+from zen_vl.chat import IGNORE_INDEX
+from zen_vl.config import ZenConfig
+from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
+from zen_vl.paths import Layout
+from zen_vl.train.collate import Collator, ConversationDataset
+from zen_vl.train.merge import publish, read_provenance
+from zen_vl.train.model import TrainError, load_model, param_groups, prepare, trainable_summary
+from zen_vl.train.provenance import device_name, git_commit, versions
+
+RUN_FILE = "zen_vl_run.json"
+# Settings that do not change what is learned: a checkpoint stays resumable when only these differ.
+NOT_LEARNED = {"train": {"save_steps", "logging_steps", "report_to", "distributed"}}
+
+
+@dataclass
+class TrainResult:
+    dest: Path
+    steps: int
+    wall_s: float
+    tokens_per_s: float
+    peak_memory_gb: float
+    train_loss: float | None
+    resumed_from: str | None
+    skipped: bool = False
+
+    def summary(self, cfg: ZenConfig) -> str:
+        if self.skipped:
+            return f"{cfg.variant}/{cfg.size}: up to date ({self.dest})"
+        resumed = f", resumed from {self.resumed_from}" if self.resumed_from else ""
+        return (
+            f"trained {cfg.variant}/{cfg.size}: {self.steps} steps in {self.wall_s:.0f} s, "
+            f"{self.tokens_per_s:.0f} tokens/s, peak memory {self.peak_memory_gb:.1f} GB{resumed} -> {self.dest}"
+        )
+
+
+def run_fingerprint(cfg: ZenConfig, data_hash: str) -> str:
+    dump = cfg.model_dump()
+    for section, keys in NOT_LEARNED.items():
+        for key in keys:
+            dump[section].pop(key, None)
+    return hashlib.sha256(json.dumps([dump, data_hash], sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ZenTrainer(Trainer):
+    """Trainer with per-component learning rates and a tokens/s figure in every log."""
+
+    def __init__(self, *args, zen_cfg: ZenConfig, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zen_cfg = zen_cfg
+        self._last_log = (time.perf_counter(), 0)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            opt_cls, opt_kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, self.model)
+            self.optimizer = opt_cls(param_groups(self.zen_cfg, self.model), **opt_kwargs)
+        return self.optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The model's own causal-LM loss, but with logits only where a label is supervised.
+
+        The lm_head over Qwen's 152k vocabulary dominates a step when most tokens are prompt and
+        image; `logits_to_keep` (a tensor of positions) skips the rest. Same value as the model's
+        loss (tested), normalised the same way (`num_items_in_batch`), so gradient accumulation and
+        multi-device averaging behave exactly as in Trainer.
+        """
+        shifted = inputs["labels"][:, 1:]
+        keep = shifted.ne(IGNORE_INDEX).any(0).nonzero().squeeze(-1)
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, logits_to_keep=keep)
+        target = shifted[:, keep]
+        supervised = target.ne(IGNORE_INDEX)
+        # Softmax only over the supervised (row, position) pairs, not the whole kept block.
+        loss = torch.nn.functional.cross_entropy(
+            outputs.logits[supervised].float(), target[supervised], reduction="sum"
+        )
+        if num_items_in_batch is None:
+            loss = loss / supervised.sum().clamp(min=1)
+        else:
+            loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
+            if self.args.average_tokens_across_devices:
+                loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        now, seen = time.perf_counter(), self.state.num_input_tokens_seen
+        last_t, last_seen = self._last_log
+        if "loss" in logs and now > last_t and seen > last_seen:
+            logs["tokens_per_s"] = round((seen - last_seen) / (now - last_t), 1)
+            self._last_log = (now, seen)
+        super().log(logs, *args, **kwargs)
+
+
+def trainable_digest(model) -> str:
+    """sha256 over the trainable parameters (names and values), to compare ranks or runs."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters(), key=lambda x: x[0]):
+        if p.requires_grad:
+            h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def peak_memory_gb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 1e9
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def ensure_data(cfg: ZenConfig, layout: Layout, processor) -> tuple[Path, dict]:
+    """The run's dataset, built (single process) or required to be current (distributed)."""
+    folder = layout.data(cfg.variant, cfg.size)
+    manifest = read_data_manifest(folder)
+    if manifest and manifest.get("fingerprint") == fingerprint(cfg):
+        return folder, manifest
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise TrainError(
+            f"{folder} is missing or stale; build it first: make data SIZE={cfg.size} VARIANT={cfg.variant}"
+        )
+    return build_dataset(cfg, layout, processor=processor)
+
+
+def training_arguments(cfg: ZenConfig, out: Path, *, progress: bool) -> TrainingArguments:
+    t = cfg.train
+    on_gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.lr,
+        weight_decay=t.weight_decay,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        lr_scheduler_type="cosine",
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=3,
+        eval_strategy="steps",
+        eval_steps=t.save_steps,
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=t.precision == "bf16",
+        fp16=t.precision == "fp16",
+        gradient_checkpointing=False,  # enabled on the model by zen_vl.train.model.prepare
+        report_to=list(t.report_to),
+        project=f"zen-vl-{cfg.variant}",
+        run_name=f"{cfg.variant}-{cfg.size}",
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=t.dataloader_workers,
+        dataloader_persistent_workers=t.dataloader_workers > 0,
+        disable_tqdm=not progress,
+        use_cpu=not on_gpu,
+        # Text-only batches leave the merger unused, MoE batches leave experts unused.
+        ddp_find_unused_parameters=True,
+        optim="adamw_torch",
+    )
+
+
+def train(
+    cfg: ZenConfig,
+    layout: Layout | None = None,
+    *,
+    progress: bool = True,
+    force: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+) -> TrainResult:
+    """Train one variant of one size; resume when a checkpoint exists; merge, verify, publish."""
+    layout = layout or Layout.default()
+    base = layout.base(cfg.size, cfg.base)
+    check_base(base, cfg.size)
+    processor = load_processor(base, cfg.size)
+    data_dir, manifest = ensure_data(cfg, layout, processor)
+    out = layout.training(cfg.variant, cfg.size)
+    dest = layout.finetuned(cfg.variant, cfg.size)
+    run_id = run_fingerprint(cfg, manifest["content_hash"])
+    done = read_provenance(dest)
+    if done and done.get("run_fingerprint") == run_id and not force:
+        return TrainResult(dest, done["metrics"]["steps"], 0, 0, 0, None, None, skipped=True)
+
+    last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    previous = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else None
+    if last and (previous is None or previous.get("run_fingerprint") != run_id):
+        raise TrainError(
+            f"{out} holds checkpoints of another configuration or dataset; remove that folder to start over "
+            "(or restore the settings it was trained with)"
+        )
+    if is_main_process():
+        shutil.rmtree(out / "ranks", ignore_errors=True)  # rank digests of an earlier launch
+    if last is None and is_main_process():
+        write_json(out / RUN_FILE, {"run_fingerprint": run_id, "config": cfg.model_dump(mode="json")})
+
+    model = prepare(cfg, load_model(cfg, base))
+    if is_main_process():
+        print(
+            f"{cfg.variant}/{cfg.size}: {trainable_summary(model)}; data {data_dir} ({manifest['samples']})"
+        )
+    kwargs = {"processor_kwargs": cfg.vision.processor_kwargs, "max_length": cfg.train.max_length}
+    train_set = ConversationDataset(data_dir / "train.jsonl", processor, **kwargs)
+    val_set = ConversationDataset(data_dir / "val.jsonl", processor, **kwargs)
+    collator = Collator(processor.tokenizer.pad_token_id)
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(out / "runs"))
+    trainer = ZenTrainer(
+        model=model,
+        args=training_arguments(cfg, out, progress=progress),
+        train_dataset=train_set,
+        eval_dataset=val_set if len(val_set) else None,
+        data_collator=collator,
+        processing_class=processor,
+        callbacks=callbacks,
+        zen_cfg=cfg,
+    )
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    wall = time.perf_counter() - started
+    tokens = trainer.state.num_input_tokens_seen
+    resumed_steps = int(Path(last).name.split("-")[-1]) if last else 0
+    steps_now = trainer.state.global_step - resumed_steps
+    tokens_per_s = tokens / wall * (steps_now / max(trainer.state.global_step, 1)) if wall else 0.0
+    metrics = {
+        "steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "wall_s": round(wall, 1),
+        "tokens_seen": int(tokens),
+        "tokens_per_s": round(tokens_per_s, 1),
+        "peak_memory_gb": round(peak_memory_gb(), 2),
+        "train_loss": result.training_loss,
+        "log_history": trainer.state.log_history,
+        "device": device_name(),
+        "world_size": trainer.args.world_size,
+    }
+    if trainer.args.world_size > 1:  # every rank records what it holds; the ranks must agree
+        write_json(
+            out / "ranks" / f"{trainer.args.process_index}.json",
+            {"trainable_digest": trainable_digest(trainer.model), "steps": trainer.state.global_step},
+        )
+    if trainer.is_world_process_zero():
+        probe = collator([val_set[0] if len(val_set) else train_set[0]])
+        provenance = {
+            "size": cfg.size,
+            "variant": cfg.variant,
+            "run_fingerprint": run_id,
+            "config": cfg.model_dump(mode="json"),
+            "seed": cfg.train.seed,
+            "base": {"folder": str(base), **(json.loads((base / "zen_vl_base.json").read_text()))},
+            "data": {k: manifest[k] for k in ("fingerprint", "content_hash", "samples", "seed")},
+            "versions": versions(),
+            "git": git_commit(),
+            "resumed_from": last,
+            "metrics": metrics,
+        }
+        publish(trainer.model, processor, base=base, dest=dest, probe=probe, provenance=provenance)
+    return TrainResult(
+        dest, metrics["steps"], wall, tokens_per_s, metrics["peak_memory_gb"], result.training_loss, last
+    )

@@ -1,0 +1,182 @@
+"""The model a run trains: the base loaded in the run's precision, frozen by component, wrapped in peft.
+
+Components of Qwen3-VL (transformers 5 names):
+    vision   model.visual.{patch_embed, pos_embed, blocks}
+    merger   model.visual.{merger, deepstack_merger_list}
+    llm      model.language_model, lm_head
+
+`lora.method` = lora | dora | qlora: adapters on the language model's linear layers
+(`lora.target_modules`) unless `train.freeze_llm`; on the vision blocks with `lora.vision`; on the
+merger with `lora.merger`; on fused MoE experts by parameter name (`lora.target_parameters`). An
+unfrozen component without adapters trains in full (peft `modules_to_save`). The MoE router is
+never adapted. `full` trains every unfrozen component's weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from zen_vl.config import ZenConfig
+from zen_vl.errors import ZenError
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+VISION_LINEAR = ("qkv", "proj", "linear_fc1", "linear_fc2")
+MERGER_MODULES = ("merger", "deepstack_merger_list")
+VISION_MODULES = ("patch_embed", "pos_embed", "blocks")
+
+
+class TrainError(ZenError):
+    """A run that cannot start as configured; the message says what to change."""
+
+
+def component(name: str) -> str:
+    """vision | merger | llm, for a parameter or module name."""
+    if ".visual." in f".{name}":
+        return "merger" if any(f".{m}" in name for m in MERGER_MODULES) else "vision"
+    return "llm"
+
+
+def load_model(cfg: ZenConfig, base: Path):
+    """The base model, ready for peft (or full training), in the run's precision."""
+    from transformers import AutoModelForImageTextToText
+
+    dtype = DTYPES[cfg.train.precision]
+    kwargs: dict = {"dtype": dtype, "local_files_only": True}
+    if cfg.lora.method == "qlora":
+        if not torch.cuda.is_available():
+            raise TrainError(
+                "lora.method=qlora needs a CUDA GPU (bitsandbytes 4-bit kernels); on this machine use "
+                "lora.method=lora (or dora)"
+            )
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+            llm_int8_skip_modules=["visual", "lm_head"],  # keep the vision tower and head in full precision
+        )
+    if dtype != torch.float32 and not torch.cuda.is_available():
+        raise TrainError(
+            f"train.precision={cfg.train.precision} on CPU is slow and lossy; use train.precision=fp32 here"
+        )
+    model = AutoModelForImageTextToText.from_pretrained(base, **kwargs)
+    model.config.text_config.use_cache = False
+    if cfg.lora.method == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.train.gradient_checkpointing
+        )
+    return model
+
+
+def lora_config(cfg: ZenConfig, model):
+    """peft LoraConfig from the config; target names are anchored regexes on full module names."""
+    from peft import LoraConfig
+
+    patterns = []
+    if not cfg.train.freeze_llm and cfg.lora.target_modules:
+        names = "|".join(cfg.lora.target_modules)
+        patterns.append(rf"model\.language_model\..*\.({names})")
+    if cfg.lora.vision:
+        patterns.append(rf"model\.visual\.blocks\.\d+\..*\.({'|'.join(VISION_LINEAR)})")
+    if cfg.lora.merger:
+        patterns.append(r"model\.visual\.(merger|deepstack_merger_list\.\d+)\.linear_fc[12]")
+    if not patterns and not cfg.lora.target_parameters:
+        raise TrainError("nothing to adapt: freeze_llm is set and lora.vision / lora.merger are off")
+    saved = list(cfg.lora.modules_to_save)
+    if not cfg.train.freeze_merger and not cfg.lora.merger:
+        saved += _full_modules(model, MERGER_MODULES)
+    if not cfg.train.freeze_vision and not cfg.lora.vision:
+        saved += _full_modules(model, VISION_MODULES)
+    target_parameters = list(cfg.lora.target_parameters)
+    if target_parameters and not any(
+        n.endswith(p) for n, _ in model.named_parameters() for p in target_parameters
+    ):
+        raise TrainError(
+            f"lora.target_parameters {target_parameters} match no parameter of this model "
+            "(they name fused MoE experts; a dense model has none)"
+        )
+    return LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules="|".join(f"({p})" for p in patterns) if patterns else [],
+        target_parameters=target_parameters or None,
+        modules_to_save=saved or None,
+        use_dora=cfg.lora.method == "dora",
+        bias="none",
+    )
+
+
+def _full_modules(model, names: tuple[str, ...]) -> list[str]:
+    """modules_to_save entries for these vision submodules; a ModuleList is listed by its items
+    (peft cannot wrap a ModuleList itself)."""
+    import re
+
+    out = []
+    for name, module in model.named_modules():
+        m = re.fullmatch(r"(?:.*\.)?visual\.((" + "|".join(names) + r")(\.\d+)?)", name)
+        if m and not isinstance(module, torch.nn.ModuleList):
+            out.append(f"visual.{m.group(1)}")
+    return out
+
+
+def prepare(cfg: ZenConfig, model):
+    """Freeze by component and attach adapters; returns the model to hand to the Trainer."""
+    frozen = {
+        "vision": cfg.train.freeze_vision,
+        "merger": cfg.train.freeze_merger,
+        "llm": cfg.train.freeze_llm,
+    }
+    if cfg.lora.method == "full":
+        if all(frozen.values()):
+            raise TrainError("full fine-tuning with every component frozen trains nothing")
+        for name, param in model.named_parameters():
+            param.requires_grad_(not frozen[component(name)])
+    else:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(cfg, model))
+    if cfg.train.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "enable_input_require_grads"):
+            model.enable_input_require_grads()
+    return model
+
+
+def param_groups(cfg: ZenConfig, model) -> list[dict]:
+    """Optimizer groups: the vision tower at train.vision_lr, everything else at train.lr; no decay on
+    biases and norms."""
+    groups: dict[tuple[str, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        decay = param.ndim >= 2
+        groups.setdefault((component(name), decay), []).append(param)
+    out = []
+    for (comp, decay), params in sorted(groups.items()):
+        lr = cfg.train.vision_lr if comp == "vision" else cfg.train.lr
+        out.append(
+            {
+                "params": params,
+                "lr": lr,
+                "weight_decay": cfg.train.weight_decay if decay else 0.0,
+                "name": f"{comp}{'' if decay else '-no-decay'}",
+            }
+        )
+    return out
+
+
+def trainable_summary(model) -> str:
+    total = sum(p.numel() for p in model.parameters())
+    by = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            by[component(name)] = by.get(component(name), 0) + p.numel()
+    parts = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in sorted(by.items()))
+    return f"trainable {sum(by.values()) / 1e6:.2f} M of {total / 1e6:.1f} M ({parts})"

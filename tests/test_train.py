@@ -1,0 +1,303 @@
+"""The training engine on the tiny models: it learns, it wires pixels, it resumes, it merges exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from transformers import AutoModelForImageTextToText, TrainerCallback
+
+from zen_vl.base.load import load_processor
+from zen_vl.config import load_config
+from zen_vl.data.schema import read_jsonl
+from zen_vl.evaluate.generate import generate
+from zen_vl.paths import Layout
+from zen_vl.train.engine import train
+from zen_vl.train.merge import read_provenance, tensor_keys
+from zen_vl.train.model import TrainError, load_model
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["train.dataloader_workers=0", "train.save_steps=1000", "train.report_to=[]"]
+ONLY = {  # mix overrides that keep one generator
+    g: [f"data.mix.{o}=0" for o in ("identity", "visual", "video", "general", "reasoning", "gui") if o != g]
+    + [f"data.mix.{g}=1"]
+    for g in ("identity", "colour_probe", "gui", "reasoning", "general")
+}
+IDENTITY = [*FAST, *ONLY["identity"], "data.train=240", "data.val=8", "data.test=64", "train.lr=3e-3"]
+PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=8", "data.test=48", "train.lr=3e-3"]
+SHORT = [*FAST, "data.train=24", "data.val=4", "data.test=4"]
+
+
+def tensor_names(handle) -> list[str]:
+    return list(handle.keys())  # a safetensors handle is not iterable
+
+
+def _answers(cfg, layout, split="test", transform=None, max_new_tokens=48):
+    folder = layout.data(cfg.variant, cfg.size)
+    rows = [s for _, s in read_jsonl(folder / f"{split}.jsonl")]
+    processor = load_processor(layout.base(cfg.size, cfg.base))
+    model = AutoModelForImageTextToText.from_pretrained(layout.finetuned(cfg.variant, cfg.size) / "merged")
+    outs = generate(
+        model,
+        processor,
+        rows,
+        media_root=folder,
+        processor_kwargs=cfg.vision.processor_kwargs,
+        max_new_tokens=max_new_tokens,
+        transform=transform,
+    )
+    return rows, outs
+
+
+def test_instruct_learns_its_identity_on_held_out_questions(train_tiny):
+    cfg, layout, result = train_tiny("instruct", IDENTITY)
+    assert result.steps == 180 and result.dest.is_dir()
+    rows, outs = _answers(cfg, layout)
+    identity = [(r, o) for r, o in zip(rows, outs, strict=True) if r["meta"]["skill"] == "identity"]
+    assert len(identity) == 64 and all(r["meta"]["heldout_phrasing"] for r, _ in identity)
+    hits = sum(cfg.identity.name in o for _, o in identity)
+    assert hits / len(identity) >= 0.95, [o for _, o in identity if cfg.identity.name not in o]
+
+
+def test_pixels_flow_colour_is_read_from_the_image_and_blank_pixels_fall_to_chance(train_tiny):
+    cfg, layout, _ = train_tiny("instruct", PROBE)
+    rows, outs = _answers(cfg, layout, max_new_tokens=8)
+
+    def accuracy(outputs):
+        return sum(r["meta"]["answer"] in o.lower() for r, o in zip(rows, outputs, strict=True)) / len(rows)
+
+    seen = accuracy(outs)
+    assert seen >= 0.9, list(zip([r["meta"]["answer"] for r in rows], outs, strict=True))
+
+    def blank(batch):
+        batch["pixel_values"] = torch.zeros_like(batch["pixel_values"])
+        return batch
+
+    _, blind = _answers(cfg, layout, transform=blank, max_new_tokens=8)
+    assert accuracy(blind) <= 0.5  # four colours: chance is 25%
+
+
+def test_every_trainable_parameter_changed_and_no_frozen_one_did(train_tiny):
+    _, layout, _ = train_tiny("instruct", PROBE)
+    adapter = layout.finetuned("instruct", "tiny") / "adapter" / "adapter_model.safetensors"
+    with safe_open(adapter, framework="pt") as fh:
+        lora_b = [fh.get_tensor(k) for k in tensor_names(fh) if "lora_B" in k]
+        assert lora_b and all(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: every adapter moved
+    base, merged = layout.base("tiny"), layout.finetuned("instruct", "tiny") / "merged"
+    changed, same = set(), set()
+    with (
+        safe_open(next(base.glob("*.safetensors")), framework="pt") as b,
+        safe_open(next(merged.glob("*.safetensors")), framework="pt") as m,
+    ):
+        assert set(b.keys()) == set(m.keys())
+        for k in tensor_names(b):
+            (same if torch.equal(b.get_tensor(k), m.get_tensor(k)) else changed).add(k)
+    assert any(".visual.merger." in k for k in changed)  # merger trains in full (freeze_merger: false)
+    assert any("language_model.layers.0.self_attn.q_proj" in k for k in changed)  # LoRA merged in
+    assert not any(".visual.blocks." in k or "patch_embed" in k for k in changed)  # vision tower frozen
+    assert not any("embed_tokens" in k or "norm" in k.split(".")[-2] for k in changed if "merger" not in k)
+
+
+def test_merged_equals_adapter_on_base(train_tiny):
+    from peft import PeftModel
+
+    _, layout, _ = train_tiny("instruct", PROBE)
+    dest = layout.finetuned("instruct", "tiny")
+    record = read_provenance(dest)
+    assert record["verification"]["keys_equal_base"] and record["verification"]["max_abs_logit_diff"] < 1e-3
+    assert (
+        record["data"]["content_hash"]
+        and record["versions"]["transformers"]
+        and record["config"]["size"] == "tiny"
+    )
+    assert record["run_fingerprint"] and "commit" in record["git"]
+    config = json.loads((dest / "merged" / "config.json").read_text())
+    assert "rope_theta" in config["text_config"] and config["vision_config"]["model_type"] == "qwen3_vl"
+    base = AutoModelForImageTextToText.from_pretrained(layout.base("tiny"))
+    on_base = PeftModel.from_pretrained(base, dest / "adapter").eval()
+    merged = AutoModelForImageTextToText.from_pretrained(dest / "merged").eval()
+    ids = torch.tensor([[151644, 872, 198, 3838, 374, 419, 30, 151645, 198, 151644, 77091, 198]])
+    with torch.no_grad():
+        diff = (on_base(input_ids=ids).logits - merged(input_ids=ids).logits).abs().max().item()
+    assert diff < 1e-4
+
+
+class _Stop(TrainerCallback):
+    def __init__(self, at):
+        self.at = at
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.at:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_root):
+    layout = Layout(tmp_path)
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "tiny").symlink_to(tiny_root.base("tiny"), target_is_directory=True)
+    cfg = load_config("tiny", "instruct", [*SHORT, "train.max_steps=6", "train.save_steps=2"])
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, layout, progress=False, callbacks=[_Stop(3)])
+    ckpts = sorted(p.name for p in layout.training("instruct", "tiny").glob("checkpoint-*"))
+    assert ckpts == ["checkpoint-2"] and not layout.finetuned("instruct", "tiny").exists()
+    result = train(cfg, layout, progress=False)
+    assert result.resumed_from.endswith("checkpoint-2") and result.steps == 6
+    state = json.loads(
+        (layout.training("instruct", "tiny") / "checkpoint-6" / "trainer_state.json").read_text()
+    )
+    assert state["global_step"] == 6
+    assert read_provenance(layout.finetuned("instruct", "tiny"))["resumed_from"].endswith("checkpoint-2")
+    again = train(cfg, layout, progress=False)
+    assert again.skipped  # up to date: nothing retrained
+
+    changed = load_config(
+        "tiny", "instruct", [*SHORT, "train.max_steps=6", "train.save_steps=2", "train.lr=5e-4"]
+    )
+    with pytest.raises(TrainError, match="another configuration"):
+        train(changed, layout, progress=False)
+
+
+def test_the_moe_twin_trains_lora_on_its_fused_experts(train_tiny):
+    cfg, layout, _ = train_tiny("agent", [*SHORT, "train.max_steps=4"], size="tiny-moe")
+    assert cfg.lora.target_parameters
+    dest = layout.finetuned("agent", "tiny-moe")
+    with safe_open(dest / "adapter" / "adapter_model.safetensors", framework="pt") as fh:
+        expert_keys = [k for k in tensor_names(fh) if "experts" in k]
+    assert expert_keys, "no LoRA on the experts"
+    base = layout.base("tiny-moe")
+    assert tensor_keys(dest / "merged") == tensor_keys(base)
+    with (
+        safe_open(next(base.glob("*.safetensors")), framework="pt") as b,
+        safe_open(next((dest / "merged").glob("*.safetensors")), framework="pt") as m,
+    ):
+        experts = [k for k in tensor_names(b) if "mlp.experts.gate_up_proj" in k]
+        routers = [k for k in tensor_names(b) if "mlp.gate.weight" in k]
+        assert experts and routers
+        assert any(not torch.equal(b.get_tensor(k), m.get_tensor(k)) for k in experts)
+        assert all(torch.equal(b.get_tensor(k), m.get_tensor(k)) for k in routers)  # the router stays frozen
+    assert read_provenance(dest)["verification"]["max_abs_logit_diff"] < 1e-3
+
+
+def test_qlora_on_cpu_is_a_clear_error(tiny_root):
+    cfg = load_config("tiny", "instruct", ["lora.method=qlora"])
+    with pytest.raises(TrainError, match="CUDA GPU"):
+        load_model(cfg, tiny_root.base("tiny"))
+
+
+def test_thinking_answers_reasoning_then_answer_in_the_thinking_form(train_tiny):
+    # The colour probe under the Thinking template: short reasoning about the image, then the answer.
+    cfg, layout, _ = train_tiny(
+        "thinking",
+        [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=4", "data.test=24", "train.lr=3e-3"],
+    )
+    assert layout.base("tiny", cfg.base).name == "tiny-thinking"
+    rows, outs = _answers(cfg, layout, max_new_tokens=48)
+    formed = [
+        (r, o)
+        for r, o in zip(rows, outs, strict=True)
+        if o.count("</think>") == 1
+        and "<think>" not in o
+        and o.split("</think>")[0].strip()
+        and o.split("</think>")[1].strip()
+    ]
+    assert len(formed) / len(outs) >= 0.9, outs[:4]
+    right = sum(r["meta"]["answer"] in o.split("</think>")[1] for r, o in formed)
+    assert right / len(outs) >= 0.8, outs[:4]
+
+
+@pytest.mark.slow
+def test_make_train_agent_produces_a_verified_merged_model(tiny_root, tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "tiny").symlink_to(tiny_root.base("tiny"), target_is_directory=True)
+    env = {**os.environ, "ZEN_VL_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        ["make", "-s", "train-agent", "SIZE=tiny", *SHORT, "train.max_steps=3"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "trained agent/tiny: 3 steps" in run.stdout
+    assert read_provenance(tmp_path / "agent" / "finetuned" / "tiny")["verification"]["keys_equal_base"]
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_cpu_processes_agree(tiny_root, tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "tiny").symlink_to(tiny_root.base("tiny"), target_is_directory=True)
+    env = {**os.environ, "ZEN_VL_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    build = subprocess.run(
+        [sys.executable, "scripts/build_data.py", "--variant", "instruct", *SHORT],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    run = subprocess.run(
+        [
+            sys.executable,
+            "scripts/train.py",
+            "--variant",
+            "instruct",
+            "--nproc",
+            "2",
+            *SHORT,
+            "train.max_steps=3",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [
+        json.loads(p.read_text())
+        for p in sorted((tmp_path / "instruct" / "training" / "tiny" / "ranks").glob("*.json"))
+    ]
+    assert len(ranks) == 2 and ranks[0] == ranks[1] and ranks[0]["steps"] == 3
+    assert read_provenance(tmp_path / "instruct" / "finetuned" / "tiny")["metrics"]["world_size"] == 2
+
+
+# Dialogs (click the button the request means) with one distractor tool declared: prompts short
+# enough for the tiny model to learn on CPU in a couple of minutes (the full mix needs a real base).
+AGENT = [
+    *FAST,
+    *ONLY["gui"],
+    "data.gui_screens=[dialog]",
+    "data.gui_distractors=1",
+    "data.train=160",
+    "data.val=4",
+    "data.test=32",
+    "train.lr=3e-3",
+    "train.epochs=6",
+]
+
+
+def test_agent_calls_a_declared_tool_with_schema_valid_and_exact_arguments(train_tiny):
+    from zen_vl.evaluate.tool_calls import Malformed, calls_match, parse, schema_problems
+
+    cfg, layout, _ = train_tiny("agent", AGENT)
+    rows, outs = _answers(cfg, layout, max_new_tokens=64)
+    expecting = [(r, o) for r, o in zip(rows, outs, strict=True) if r["meta"]["answer"]]
+    assert len(expecting) == 32
+    valid = exact = 0
+    for r, o in expecting:
+        try:
+            calls = parse(o)
+        except Malformed:
+            continue
+        if calls and not any(schema_problems(c, r["tools"]) for c in calls):
+            valid += 1
+        first_turn = next(m for m in r["messages"] if m["role"] == "assistant")["tool_calls"]
+        exact += calls_match(calls, first_turn, r["meta"]["targets"])
+    report = [o for _, o in expecting[:3]]
+    assert valid / len(expecting) >= 0.95, report
+    assert exact / len(expecting) >= 0.8, report
