@@ -301,3 +301,31 @@ def test_agent_calls_a_declared_tool_with_schema_valid_and_exact_arguments(train
     report = [o for _, o in expecting[:3]]
     assert valid / len(expecting) >= 0.95, report
     assert exact / len(expecting) >= 0.8, report
+
+
+def test_full_fine_tuning_trains_only_the_unfrozen_components(train_tiny):
+    _, layout, _ = train_tiny(
+        "instruct",
+        [*SHORT, "train.max_steps=2", "lora.method=full", "train.freeze_merger=true", "train.lr=1e-4"],
+    )
+    dest = layout.finetuned("instruct", "tiny")
+    assert not (dest / "adapter").exists()
+    changed = set()
+    with (
+        safe_open(next(layout.base("tiny").glob("*.safetensors")), framework="pt") as b,
+        safe_open(next((dest / "merged").glob("*.safetensors")), framework="pt") as m,
+    ):
+        for k in tensor_names(b):
+            if not torch.equal(b.get_tensor(k), m.get_tensor(k)):
+                changed.add(k)
+    assert any("language_model.layers" in k for k in changed)
+    assert not any(".visual." in k for k in changed)  # vision tower and merger frozen
+    assert read_provenance(dest)["verification"]["max_abs_logit_diff"] < 1e-3
+
+
+def test_dora_adapters_train_and_merge_exactly(train_tiny):
+    _, layout, _ = train_tiny("instruct", [*SHORT, "train.max_steps=2", "lora.method=dora"])
+    dest = layout.finetuned("instruct", "tiny")
+    with safe_open(dest / "adapter" / "adapter_model.safetensors", framework="pt") as fh:
+        assert any("lora_magnitude_vector" in k for k in tensor_names(fh))
+    assert read_provenance(dest)["verification"]["max_abs_logit_diff"] < 1e-3

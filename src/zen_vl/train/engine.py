@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from zen_vl.atomic import write_json
@@ -224,6 +224,7 @@ def train(
     if last is None and is_main_process():
         write_json(out / RUN_FILE, {"run_fingerprint": run_id, "config": cfg.model_dump(mode="json")})
 
+    set_seed(cfg.train.seed)  # adapter init draws from the global RNG: same seed, same run
     model = prepare(cfg, load_model(cfg, base))
     if is_main_process():
         print(
