@@ -38,7 +38,7 @@ from zen_vl.train.provenance import device_name, git_commit, versions
 
 RUN_FILE = "zen_vl_run.json"
 # Settings that do not change what is learned: a checkpoint stays resumable when only these differ.
-NOT_LEARNED = {"train": {"save_steps", "logging_steps", "report_to", "distributed"}}
+NOT_LEARNED = {"train": {"save_steps", "logging_steps", "report_to", "distributed", "dataloader_workers"}}
 
 
 @dataclass
