@@ -83,20 +83,14 @@ def video_block(path: str, fps: float) -> dict:
     return {"type": "video", "video": path, "fps": fps}
 
 
-def assistant(text: str, ctx: Ctx, reasoning: str | None = None, tool_calls: list | None = None) -> dict:
-    """An assistant turn; reasoning is kept only for the thinking variant."""
+def assistant(text: str, ctx: Ctx, reasoning: str, tool_calls: list | None = None) -> dict:
+    """An assistant turn; its reasoning is kept only for the thinking variant."""
     msg: dict = {"role": "assistant", "content": text}
     if ctx.think:
-        msg["reasoning_content"] = reasoning or default_reasoning(text)
+        msg["reasoning_content"] = reasoning
     if tool_calls:
         msg["tool_calls"] = tool_calls
     return msg
-
-
-def default_reasoning(answer: str) -> str:
-    """A short plan for turns whose content needs no working (greetings, identity)."""
-    first = answer.split(". ")[0].rstrip(".")
-    return f"This needs no calculation. I will answer directly: {first}."
 
 
 def system(text: str) -> dict:
