@@ -45,7 +45,7 @@ def tiny_root(tiny_base):
 
 @pytest.fixture(scope="session")
 def train_tiny(tiny_root, tmp_path_factory):
-    """Train once per session per (size, variant, overrides) and return (cfg, layout, result).
+    """Train once per session per resolved config and return (cfg, layout, result).
 
     Each configuration gets its own project root (its data, checkpoints and finetuned folders),
     with the shared tiny bases linked in.
@@ -58,14 +58,35 @@ def train_tiny(tiny_root, tmp_path_factory):
     cache: dict = {}
 
     def run(variant: str, overrides: list[str], size: str = "tiny"):
-        key = (size, variant, tuple(overrides))
+        cfg = load_config(size, variant, list(overrides))
+        key = cfg.model_dump_json()  # the resolved config: two spellings of one run train once
         if key not in cache:
-            cfg = load_config(size, variant, list(overrides))
             base = ensure_base(cfg, tiny_root, cfg.base)
             layout = Layout(tmp_path_factory.mktemp(f"run-{variant}"))
             layout.base(size, cfg.base).parent.mkdir(parents=True)
             layout.base(size, cfg.base).symlink_to(base, target_is_directory=True)
             cache[key] = (cfg, layout, train(cfg, layout, progress=False))
+        return cache[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def eval_tiny(train_tiny):
+    """`make eval`'s code path on a tiny run (base and finetuned), once per run and benchmark set:
+    returns (cfg, layout, results dict)."""
+    import json
+
+    from zen_vl.evaluate.runner import run_eval
+
+    cache: dict = {}
+
+    def run(variant: str, overrides: list[str], size: str = "tiny", **benchmarks):
+        cfg, layout, _ = train_tiny(variant, overrides, size)
+        key = (cfg.model_dump_json(), tuple(sorted((k, str(v)) for k, v in benchmarks.items())))
+        if key not in cache:
+            path = run_eval(cfg, layout, progress=False, **benchmarks)
+            cache[key] = (cfg, layout, json.loads(path.read_text()))
         return cache[key]
 
     return run

@@ -1,4 +1,7 @@
-"""The training engine on the tiny models: it learns, it wires pixels, it resumes, it merges exactly."""
+"""The training engine on the tiny models: it trains what it should, resumes, merges exactly.
+
+What the trained models can do is tested through `make eval`'s code path in test_identity.py,
+test_visual_understanding.py and test_function_calling.py."""
 
 from __future__ import annotations
 
@@ -11,76 +14,20 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from tiny_runs import PROBE, SHORT
 from transformers import AutoModelForImageTextToText, TrainerCallback
 
-from zen_vl.base.load import load_processor
 from zen_vl.config import load_config
-from zen_vl.data.schema import read_jsonl
-from zen_vl.evaluate.generate import generate
 from zen_vl.paths import Layout
 from zen_vl.train.engine import train
 from zen_vl.train.merge import read_provenance, tensor_keys
 from zen_vl.train.model import TrainError, load_model
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = ["train.dataloader_workers=0", "train.save_steps=1000", "train.report_to=[]"]
-ONLY = {  # mix overrides that keep one generator
-    g: [f"data.mix.{o}=0" for o in ("identity", "visual", "video", "general", "reasoning", "gui") if o != g]
-    + [f"data.mix.{g}=1"]
-    for g in ("identity", "colour_probe", "gui", "reasoning", "general")
-}
-IDENTITY = [*FAST, *ONLY["identity"], "data.train=240", "data.val=8", "data.test=64", "train.lr=3e-3"]
-PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=8", "data.test=48", "train.lr=3e-3"]
-SHORT = [*FAST, "data.train=24", "data.val=4", "data.test=4"]
 
 
 def tensor_names(handle) -> list[str]:
     return list(handle.keys())  # a safetensors handle is not iterable
-
-
-def _answers(cfg, layout, split="test", transform=None, max_new_tokens=48):
-    folder = layout.data(cfg.variant, cfg.size)
-    rows = [s for _, s in read_jsonl(folder / f"{split}.jsonl")]
-    processor = load_processor(layout.base(cfg.size, cfg.base))
-    model = AutoModelForImageTextToText.from_pretrained(layout.finetuned(cfg.variant, cfg.size) / "merged")
-    outs = generate(
-        model,
-        processor,
-        rows,
-        media_root=folder,
-        processor_kwargs=cfg.vision.processor_kwargs,
-        max_new_tokens=max_new_tokens,
-        transform=transform,
-    )
-    return rows, outs
-
-
-def test_instruct_learns_its_identity_on_held_out_questions(train_tiny):
-    cfg, layout, result = train_tiny("instruct", IDENTITY)
-    assert result.steps == 180 and result.dest.is_dir()
-    rows, outs = _answers(cfg, layout)
-    identity = [(r, o) for r, o in zip(rows, outs, strict=True) if r["meta"]["skill"] == "identity"]
-    assert len(identity) == 64 and all(r["meta"]["heldout_phrasing"] for r, _ in identity)
-    hits = sum(cfg.identity.name in o for _, o in identity)
-    assert hits / len(identity) >= 0.95, [o for _, o in identity if cfg.identity.name not in o]
-
-
-def test_pixels_flow_colour_is_read_from_the_image_and_blank_pixels_fall_to_chance(train_tiny):
-    cfg, layout, _ = train_tiny("instruct", PROBE)
-    rows, outs = _answers(cfg, layout, max_new_tokens=8)
-
-    def accuracy(outputs):
-        return sum(r["meta"]["answer"] in o.lower() for r, o in zip(rows, outputs, strict=True)) / len(rows)
-
-    seen = accuracy(outs)
-    assert seen >= 0.9, list(zip([r["meta"]["answer"] for r in rows], outs, strict=True))
-
-    def blank(batch):
-        batch["pixel_values"] = torch.zeros_like(batch["pixel_values"])
-        return batch
-
-    _, blind = _answers(cfg, layout, transform=blank, max_new_tokens=8)
-    assert accuracy(blind) <= 0.5  # four colours: chance is 25%
 
 
 def test_every_trainable_parameter_changed_and_no_frozen_one_did(train_tiny):
@@ -190,27 +137,6 @@ def test_qlora_on_cpu_is_a_clear_error(tiny_root):
         load_model(cfg, tiny_root.base("tiny"))
 
 
-def test_thinking_answers_reasoning_then_answer_in_the_thinking_form(train_tiny):
-    # The colour probe under the Thinking template: short reasoning about the image, then the answer.
-    cfg, layout, _ = train_tiny(
-        "thinking",
-        [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=4", "data.test=24", "train.lr=3e-3"],
-    )
-    assert layout.base("tiny", cfg.base).name == "tiny-thinking"
-    rows, outs = _answers(cfg, layout, max_new_tokens=48)
-    formed = [
-        (r, o)
-        for r, o in zip(rows, outs, strict=True)
-        if o.count("</think>") == 1
-        and "<think>" not in o
-        and o.split("</think>")[0].strip()
-        and o.split("</think>")[1].strip()
-    ]
-    assert len(formed) / len(outs) >= 0.9, outs[:4]
-    right = sum(r["meta"]["answer"] in o.split("</think>")[1] for r, o in formed)
-    assert right / len(outs) >= 0.8, outs[:4]
-
-
 @pytest.mark.slow
 def test_make_train_agent_produces_a_verified_merged_model(tiny_root, tmp_path):
     (tmp_path / "base").mkdir()
@@ -264,43 +190,6 @@ def test_accelerate_launch_two_cpu_processes_agree(tiny_root, tmp_path):
     ]
     assert len(ranks) == 2 and ranks[0] == ranks[1] and ranks[0]["steps"] == 3
     assert read_provenance(tmp_path / "instruct" / "finetuned" / "tiny")["metrics"]["world_size"] == 2
-
-
-# Dialogs (click the button the request means) with one distractor tool declared: prompts short
-# enough for the tiny model to learn on CPU in a couple of minutes (the full mix needs a real base).
-AGENT = [
-    *FAST,
-    *ONLY["gui"],
-    "data.gui_screens=[dialog]",
-    "data.gui_distractors=1",
-    "data.train=160",
-    "data.val=4",
-    "data.test=32",
-    "train.lr=3e-3",
-    "train.epochs=6",
-]
-
-
-def test_agent_calls_a_declared_tool_with_schema_valid_and_exact_arguments(train_tiny):
-    from zen_vl.evaluate.tool_calls import Malformed, calls_match, parse, schema_problems
-
-    cfg, layout, _ = train_tiny("agent", AGENT)
-    rows, outs = _answers(cfg, layout, max_new_tokens=64)
-    expecting = [(r, o) for r, o in zip(rows, outs, strict=True) if r["meta"]["answer"]]
-    assert len(expecting) == 32
-    valid = exact = 0
-    for r, o in expecting:
-        try:
-            calls = parse(o)
-        except Malformed:
-            continue
-        if calls and not any(schema_problems(c, r["tools"]) for c in calls):
-            valid += 1
-        first_turn = next(m for m in r["messages"] if m["role"] == "assistant")["tool_calls"]
-        exact += calls_match(calls, first_turn, r["meta"]["targets"])
-    report = [o for _, o in expecting[:3]]
-    assert valid / len(expecting) >= 0.95, report
-    assert exact / len(expecting) >= 0.8, report
 
 
 def test_full_fine_tuning_trains_only_the_unfrozen_components(train_tiny):

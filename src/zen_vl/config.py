@@ -183,6 +183,17 @@ class VisionCfg(_Strict):
         return self
 
 
+class EvalCfg(_Strict):
+    """`make eval`: greedy generation on the held-out test set, base and finetuned side by side."""
+
+    max_new_tokens: int = Field(
+        512, gt=0, description="tokens per answer: identity answers are cut below ~48; Thinking needs far more"
+    )
+    batch_size: int = Field(8, gt=0, description="prompts per generate call (left-padded)")
+    limit: int | None = Field(None, gt=0, description="evaluate the first N test samples (None: all)")
+    baseline: bool = Field(True, description="also evaluate the base model, for the before/after table")
+
+
 class IdentityCfg(_Strict):
     name: str = Field("Zen VL", min_length=1, description="what the model calls itself")
     org: str = Field("Hanzo AI", min_length=1, description="who the model says made it")
@@ -279,6 +290,7 @@ class ZenConfig(_Strict):
     train: TrainCfg = TrainCfg()
     vision: VisionCfg = VisionCfg()
     data: DataCfg = DataCfg()
+    eval: EvalCfg = EvalCfg()
 
     @model_validator(mode="after")
     def _check(self) -> ZenConfig:

@@ -1,11 +1,14 @@
 """Batched greedy generation for evaluation, through the same chat.render as training.
 
 Prompts are left-padded (right padding puts pad tokens between the prompt and the answer and
-silently ruins batched generation). The prompt is the conversation up to its first assistant turn.
+silently ruins batched generation). A prompt is a sample whose messages stop just before the
+assistant turn to write (`prompt_of` cuts a sample before its first one). Prompts are batched by
+length, so a batch holds similar lengths and little padding; outputs come back in input order.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,7 +29,7 @@ def prompt_of(sample: dict) -> dict:
 def generate(
     model,
     processor,
-    samples: Iterable[dict],
+    prompts: Iterable[dict],
     *,
     media_root: Path,
     processor_kwargs: dict,
@@ -35,19 +38,22 @@ def generate(
     progress: bool = False,
     transform=None,
 ) -> list[str]:
-    """Greedy continuations, one per sample, special tokens stripped. `transform(batch)` may edit
+    """Greedy continuations, one per prompt, special tokens stripped. `transform(batch)` may edit
     the rendered batch (e.g. blank the pixels) before generation."""
-    samples = list(samples)
+    prompts = list(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(json.dumps(prompts[i], ensure_ascii=False)))
     tok = processor.tokenizer
     collate = Collator(tok.pad_token_id, side="left")
     device = next(model.parameters()).device
     model.eval()
-    out: list[str] = []
-    for start in tqdm(range(0, len(samples), batch_size), desc="generate", disable=not progress):
+    out: list[str] = [""] * len(prompts)
+    bar = tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not progress)
+    for start in range(0, len(prompts), batch_size):
+        chunk = order[start : start + batch_size]
         items = []
-        for s in samples[start : start + batch_size]:
+        for i in chunk:
             r = render(
-                prompt_of(s),
+                prompts[i],
                 processor,
                 media_root=media_root,
                 processor_kwargs=processor_kwargs,
@@ -69,5 +75,8 @@ def generate(
                 **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
             )
         new = ids[:, batch["input_ids"].shape[1] :]
-        out.extend(tok.decode(row, skip_special_tokens=True).strip() for row in new)
+        for i, row in zip(chunk, new, strict=True):
+            out[i] = tok.decode(row, skip_special_tokens=True).strip()
+        bar.update(len(chunk))
+    bar.close()
     return out

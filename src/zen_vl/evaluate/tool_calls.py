@@ -88,3 +88,43 @@ def calls_match(got: list[dict], expected: list[dict], targets: dict | None = No
             return False
         remaining.remove(hit)
     return True
+
+
+def score_calls(text: str, expected: list[dict], tools: list[dict], targets: dict | None = None) -> dict:
+    """BFCL-style verdict on one turn: did it parse, call the right tools, fit their schemas, and
+    match the expected calls (AST match; coordinates by point-in-box). `failure` names the first
+    thing that went wrong, for the error breakdown."""
+    try:
+        got = parse(text)
+    except Malformed as exc:
+        return {
+            "parsed": False,
+            "called": False,
+            "names_ok": False,
+            "schema_ok": False,
+            "exact": False,
+            "failure": f"malformed: {exc}",
+        }
+    names_ok = sorted(c["name"] for c in got) == sorted(c["name"] for c in expected)
+    problems = [p for c in got for p in schema_problems(c, tools)]
+    exact = calls_match(got, expected, targets)
+    failure = None
+    if not exact:
+        if expected and not got:
+            failure = "no call"
+        elif got and not expected:
+            failure = "call where none fits"
+        elif not names_ok:
+            failure = "wrong tool"
+        elif problems:
+            failure = f"schema: {problems[0]}"
+        else:
+            failure = "wrong value"
+    return {
+        "parsed": True,
+        "called": bool(got),
+        "names_ok": names_ok,
+        "schema_ok": not problems,
+        "exact": exact,
+        "failure": failure,
+    }

@@ -1,0 +1,135 @@
+"""Scored records → named metrics → the Markdown table beside the model.
+
+A metric is `{"value", "n", "higher_is_better"}`; names are `group/metric` so cards and the paper
+pick what they need. A metric with no cases is absent, never reported as 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+BENCHMARKS = ("screenspot", "bfcl")  # public benchmarks read from their own file formats
+VISUAL_SKILLS = ("colour", "count", "position", "size", "ocr", "chart", "describe", "video")
+
+
+def _rate(records: list[dict], key: str = "correct") -> dict | None:
+    scored = [r[key] for r in records if r.get(key) is not None]
+    if not scored:
+        return None
+    return {"value": sum(bool(v) for v in scored) / len(scored), "n": len(scored), "higher_is_better": True}
+
+
+def summarize(records: list[dict], *, thinking: bool) -> dict[str, dict]:
+    out: dict[str, dict | None] = {
+        "overall/accuracy": _rate([r for r in records if r["skill"] not in BENCHMARKS])
+    }
+    ident = [r for r in records if r["skill"] == "identity"]
+    if ident:
+        out["identity/names_itself"] = _rate(ident)
+        out["identity/text_only"] = _rate([r for r in ident if not r["with_image"]])
+        out["identity/with_image"] = _rate([r for r in ident if r["with_image"]])
+        out["identity/held_out_phrasing"] = _rate([r for r in ident if r["heldout_phrasing"]])
+        groups = defaultdict(list)
+        for r in ident:
+            groups[r["group"]].append(r["correct"])
+        consistent = [all(v) for v in groups.values() if len(v) > 1]
+        if consistent:
+            out["identity/consistency"] = {
+                "value": sum(consistent) / len(consistent),
+                "n": len(consistent),
+                "higher_is_better": True,
+            }
+        for lang in sorted({r["language"] for r in ident if r["language"]}):
+            out[f"identity/lang_{lang}"] = _rate([r for r in ident if r["language"] == lang])
+    claims = [r for r in records if "other_claim" in r]
+    if claims:
+        n = sum(r["other_claim"] is not None for r in claims)
+        out["identity/claims_other_model"] = {
+            "value": n / len(claims),
+            "n": len(claims),
+            "higher_is_better": False,
+        }
+    for skill in VISUAL_SKILLS:
+        out[f"visual/{skill}"] = _rate([r for r in records if r["skill"] == skill])
+    ground = [r for r in records if r["skill"] == "grounding"]
+    out["grounding/point_in_box"] = _rate(ground)
+    ious = [r["iou"] for r in ground if "iou" in r]
+    if ious:
+        out["grounding/mean_iou"] = {"value": sum(ious) / len(ious), "n": len(ious), "higher_is_better": True}
+    if thinking:
+        out["thinking/form_valid"] = _rate(records, "form_valid")
+        out["thinking/answer_accuracy"] = _rate(records)
+    out.update(call_metrics([r for r in records if "exact" in r]))
+    out["general/accuracy"] = _rate([r for r in records if r["skill"] == "general"])
+    for bench in BENCHMARKS:
+        rows = [r for r in records if r["skill"] == bench]
+        out[f"{bench}/accuracy"] = _rate(rows)
+        for task in sorted({r["task"] for r in rows}):
+            out[f"{bench}/{task}"] = _rate([r for r in rows if r["task"] == task])
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def call_metrics(calls: list[dict]) -> dict[str, dict | None]:
+    """BFCL-style: parse rate, tool name, schema validity and AST match on turns that should call;
+    relevance on turns where no tool fits; parallel and multi-turn slices."""
+    should = [r for r in calls if r["expected_calls"]]
+    out = {
+        "calls/parse_rate": _rate([{"correct": r["parsed"] and r["called"]} for r in should]),
+        "calls/tool_name_accuracy": _rate(should, "names_ok"),
+        "calls/schema_valid": _rate([{"correct": r["called"] and r["schema_ok"]} for r in should]),
+        "calls/ast_accuracy": _rate(should, "exact"),
+        "calls/relevance": _rate([r for r in calls if not r["expected_calls"]], "exact"),
+        "calls/parallel": _rate([r for r in should if r["expected_calls"] > 1], "exact"),
+        "calls/multi_turn": _rate([r for r in calls if r["turn"] > 0], "exact"),
+    }
+    return out
+
+
+def failures(records: list[dict]) -> dict[str, int]:
+    """What went wrong in tool-calling turns, by kind (the schema problem text collapsed)."""
+    kinds = Counter(r["failure"].split(":")[0] for r in records if r.get("failure"))
+    return dict(kinds.most_common())
+
+
+def _fmt(metric: dict | None) -> str:
+    return "–" if metric is None else f"{metric['value']:.3f}"
+
+
+def markdown(results: dict) -> str:
+    """Side-by-side table: one column per evaluated model, plus the change when there are two."""
+    models = results["models"]
+    labels = list(models)
+    names = list(dict.fromkeys(k for m in models.values() for k in m["metrics"]))
+    head = ["metric", *labels]
+    pair = len(labels) == 2
+    if pair:
+        head.append("change")
+    lines = [
+        f"# Evaluation: {results['size']} {results['variant']}",
+        "",
+        f"Test set `{results['test_set']['path']}` ({results['test_set']['samples']} samples, "
+        f"{results['test_set']['cases']} cases), greedy, max_new_tokens={results['eval']['max_new_tokens']}, "
+        f"on {results['hardware']}.",
+        "",
+        "| " + " | ".join(head) + " | n |",
+        "|" + "---|" * (len(head) + 1),
+    ]
+    for name in names:
+        cells = [models[label]["metrics"].get(name) for label in labels]
+        row = [name, *(_fmt(c) for c in cells)]
+        if pair:
+            a, b = cells
+            row.append("–" if a is None or b is None else f"{b['value'] - a['value']:+.3f}")
+        n = next(c["n"] for c in cells if c is not None)
+        lines.append("| " + " | ".join(row) + f" | {n} |")
+    lines.append("")
+    lines.append(
+        "claims_other_model: lower is better. Cases: one per answer; tool-calling samples give one per turn."
+    )
+    for label in labels:
+        if models[label].get("failures"):
+            kinds = ", ".join(f"{k} {v}" for k, v in models[label]["failures"].items())
+            lines.append(f"Tool-call failures ({label}): {kinds}.")
+    for label in labels:
+        lines.append(f"{label}: `{models[label]['path']}`, {models[label]['seconds']:.0f} s.")
+    return "\n".join(lines) + "\n"

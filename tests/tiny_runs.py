@@ -1,0 +1,30 @@
+"""Focused tiny training runs shared by the training and evaluation suites (each trains once per
+session through the `train_tiny` fixture, keyed by its resolved config).
+
+The full tiny mixes are too much for a random 41 M model on CPU in test time (it loops), so each
+suite trains on one generator's slice: identity, the colour probe (pixels must flow), GUI dialogs.
+"""
+
+FAST = ["train.dataloader_workers=0", "train.save_steps=1000", "train.report_to=[]"]
+ONLY = {  # mix overrides that keep one generator
+    g: [f"data.mix.{o}=0" for o in ("identity", "visual", "video", "general", "reasoning", "gui") if o != g]
+    + [f"data.mix.{g}=1"]
+    for g in ("identity", "colour_probe", "gui", "reasoning", "general")
+}
+IDENTITY = [*FAST, *ONLY["identity"], "data.train=240", "data.val=8", "data.test=64", "train.lr=3e-3"]
+PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=8", "data.test=48", "train.lr=3e-3"]
+THINKING_PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=4", "data.test=24", "train.lr=3e-3"]
+SHORT = [*FAST, "data.train=24", "data.val=4", "data.test=4"]
+# Dialogs (click the button the request means) with one distractor tool declared: prompts short
+# enough for the tiny model to learn on CPU in a couple of minutes (the full mix needs a real base).
+AGENT = [
+    *FAST,
+    *ONLY["gui"],
+    "data.gui_screens=[dialog]",
+    "data.gui_distractors=1",
+    "data.train=160",
+    "data.val=4",
+    "data.test=32",
+    "train.lr=3e-3",
+    "train.epochs=6",
+]
