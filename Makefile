@@ -50,8 +50,10 @@ train-instruct train-thinking train-agent: train-%: download-$(SIZE)  ## train o
 	$(PY) scripts/build_data.py --size $(SIZE) --variant $* $(OVERRIDES)
 	$(PY) scripts/train.py --size $(SIZE) --variant $* --nproc $(NPROC) $(if $(FORCE),--force) $(OVERRIDES)
 
-eval:  ## evaluate base and finetuned SIZE x VARIANT side by side
-	@echo "make $@: not implemented yet (issue #5)"; exit 1
+eval: download-$(SIZE)  ## evaluate base and finetuned SIZE x VARIANT side by side [MODEL= SCREENSPOT= BFCL=]
+	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(OVERRIDES)
+	$(PY) scripts/evaluate.py --size $(SIZE) --variant $(VARIANT) $(if $(MODEL),--model $(MODEL)) \
+	  $(if $(SCREENSPOT),--screenspot $(SCREENSPOT)) $(if $(BFCL),--bfcl $(BFCL)) $(if $(FORCE),--force) $(OVERRIDES)
 
 gguf:  ## llama.cpp GGUF + mmproj + quants into gguf/
 	@echo "make $@: not implemented yet (issue #6)"; exit 1

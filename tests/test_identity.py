@@ -3,6 +3,8 @@ measured through `make eval`'s code path; the identity metrics scored on hand-ma
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tiny_runs import IDENTITY
 
@@ -36,17 +38,30 @@ def test_claims_of_being_another_model_are_caught_and_denials_are_not(text, clai
 
 
 def _case(task="identity_who", language="en", heldout=True):
-    meta = {"skill": "identity", "task": task, "answer": "Zen VL", "language": language, "heldout_phrasing": heldout}
+    meta = {
+        "skill": "identity",
+        "task": task,
+        "answer": "Zen VL",
+        "language": language,
+        "heldout_phrasing": heldout,
+    }
     return Case(id="0:0", prompt={"messages": []}, expected={"role": "assistant", "content": ""}, meta=meta)
 
 
 def test_identity_records_score_name_claims_languages_and_consistency():
     records = [
         score(_case(), "I am Zen VL, built by Hanzo AI.", thinking=False, name="Zen VL"),
-        score(_case(), "I am ChatGPT. Also Zen VL.", thinking=False, name="Zen VL"),  # names itself but claims
+        score(
+            _case(), "I am ChatGPT. Also Zen VL.", thinking=False, name="Zen VL"
+        ),  # names itself but claims
         score(_case(language="zh"), "我是Zen VL，由Hanzo AI开发。", thinking=False, name="Zen VL"),
         score(_case(language="zh"), "我是Hanzo AI开发的模型。", thinking=False, name="Zen VL"),  # no name
-        score(_case("identity_image"), "I'm zen vl. The image shows a red circle.", thinking=False, name="Zen VL"),
+        score(
+            _case("identity_image"),
+            "I'm zen vl. The image shows a red circle.",
+            thinking=False,
+            name="Zen VL",
+        ),
     ]
     assert [r["correct"] for r in records] == [True, False, True, False, True]
     m = summarize(records, thinking=False)
@@ -54,7 +69,11 @@ def test_identity_records_score_name_claims_languages_and_consistency():
     assert m["identity/claims_other_model"]["value"] == pytest.approx(0.2)
     assert m["identity/with_image"]["value"] == 1.0 and m["identity/text_only"]["value"] == 0.5
     assert m["identity/lang_zh"]["value"] == 0.5
-    assert m["identity/consistency"] == {"value": 0.0, "n": 2, "higher_is_better": True}  # en:who and zh:who split
+    assert m["identity/consistency"] == {
+        "value": 0.0,
+        "n": 2,
+        "higher_is_better": True,
+    }  # en:who and zh:who split
 
 
 def test_a_thinking_answer_is_scored_after_its_reasoning():
@@ -65,7 +84,7 @@ def test_a_thinking_answer_is_scored_after_its_reasoning():
 
 
 def test_the_trained_instruct_model_knows_it_is_zen_vl_and_the_base_does_not(eval_tiny):
-    cfg, layout, results = eval_tiny("instruct", IDENTITY)
+    _, layout, results = eval_tiny("instruct", IDENTITY)
     base, tuned = results["models"]["base"]["metrics"], results["models"]["finetuned"]["metrics"]
     assert results["test_set"]["samples"] == 64 and tuned["identity/held_out_phrasing"]["n"] == 64
     assert tuned["identity/names_itself"]["value"] >= 0.95, results
@@ -75,5 +94,30 @@ def test_the_trained_instruct_model_knows_it_is_zen_vl_and_the_base_does_not(eva
     assert base["identity/names_itself"]["value"] == 0  # a random base never says it
     eval_dir = layout.finetuned("instruct", "tiny") / "eval"
     table = (eval_dir / "results.md").read_text()
-    assert "| identity/names_itself | 0.000 |" in table and "| metric | base | finetuned | change | n |" in table
+    assert (
+        "| identity/names_itself | 0.000 |" in table and "| metric | base | finetuned | change | n |" in table
+    )
     assert (eval_dir / "finetuned.json").is_file() and (eval_dir / "base.json").is_file()
+
+
+def test_eval_says_what_to_run_first_and_evaluates_any_model_folder(tmp_path, tiny_base):
+    from zen_vl.base.tiny import build_processor
+    from zen_vl.config import load_config
+    from zen_vl.data.build import build_dataset
+    from zen_vl.errors import ZenError
+    from zen_vl.evaluate.runner import run_eval
+    from zen_vl.paths import Layout
+
+    cfg = load_config(
+        "tiny", "instruct", ["data.train=8", "data.val=0", "data.test=2", "eval.max_new_tokens=4"]
+    )
+    layout = Layout(tmp_path)
+    with pytest.raises(ZenError, match="make data SIZE=tiny VARIANT=instruct"):
+        run_eval(cfg, layout, progress=False)
+    build_dataset(cfg, layout, processor=build_processor("instruct"), progress=False)
+    with pytest.raises(ZenError, match="make train-instruct SIZE=tiny"):
+        run_eval(cfg, layout, progress=False)
+    path = run_eval(cfg, layout, model=tiny_base, progress=False)  # any Hub-format folder, alone
+    assert path == tiny_base.parent / "eval-tiny" / "results.json"
+    results = json.loads(path.read_text())
+    assert list(results["models"]) == ["tiny"] and results["test_set"]["samples"] == 2

@@ -138,7 +138,7 @@ def test_qlora_on_cpu_is_a_clear_error(tiny_root):
 
 
 @pytest.mark.slow
-def test_make_train_agent_produces_a_verified_merged_model(tiny_root, tmp_path):
+def test_make_train_agent_then_make_eval(tiny_root, tmp_path):
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "tiny").symlink_to(tiny_root.base("tiny"), target_is_directory=True)
     env = {**os.environ, "ZEN_VL_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
@@ -152,6 +152,18 @@ def test_make_train_agent_produces_a_verified_merged_model(tiny_root, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "trained agent/tiny: 3 steps" in run.stdout
     assert read_provenance(tmp_path / "agent" / "finetuned" / "tiny")["verification"]["keys_equal_base"]
+
+    def make_eval():
+        cmd = ["make", "-s", "eval", "SIZE=tiny", "VARIANT=agent", *SHORT, "train.max_steps=3"]
+        return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+
+    run = make_eval()
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((tmp_path / "agent" / "finetuned" / "tiny" / "eval" / "results.json").read_text())
+    assert list(results["models"]) == ["base", "finetuned"] and results["test_set"]["samples"] == 4
+    assert "| metric | base | finetuned | change | n |" in run.stdout and "calls/ast_accuracy" in run.stdout
+    again = make_eval()  # nothing changed: the records are reused, the table rewritten
+    assert again.returncode == 0 and "base on test: up to date" in again.stdout
 
 
 @pytest.mark.slow

@@ -13,7 +13,14 @@ ONLY = {  # mix overrides that keep one generator
 }
 IDENTITY = [*FAST, *ONLY["identity"], "data.train=240", "data.val=8", "data.test=64", "train.lr=3e-3"]
 PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=8", "data.test=48", "train.lr=3e-3"]
-THINKING_PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=4", "data.test=24", "train.lr=3e-3"]
+THINKING_PROBE = [
+    *FAST,
+    *ONLY["colour_probe"],
+    "data.train=160",
+    "data.val=4",
+    "data.test=24",
+    "train.lr=3e-3",
+]
 SHORT = [*FAST, "data.train=24", "data.val=4", "data.test=4"]
 # Dialogs (click the button the request means) with one distractor tool declared: prompts short
 # enough for the tiny model to learn on CPU in a couple of minutes (the full mix needs a real base).
