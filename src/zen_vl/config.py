@@ -187,7 +187,9 @@ class EvalCfg(_Strict):
     """`make eval`: greedy generation on the held-out test set, base and finetuned side by side."""
 
     max_new_tokens: int = Field(
-        512, gt=0, description="tokens per answer: identity answers are cut below ~48; Thinking needs far more"
+        512,
+        gt=0,
+        description="tokens per answer: identity answers are cut below ~48; Thinking needs far more",
     )
     batch_size: int = Field(8, gt=0, description="prompts per generate call (left-padded)")
     limit: int | None = Field(None, gt=0, description="evaluate the first N test samples (None: all)")
