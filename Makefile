@@ -55,8 +55,8 @@ eval: download-$(SIZE)  ## evaluate base and finetuned SIZE x VARIANT side by si
 	$(PY) scripts/evaluate.py --size $(SIZE) --variant $(VARIANT) $(if $(MODEL),--model $(MODEL)) \
 	  $(if $(SCREENSPOT),--screenspot $(SCREENSPOT)) $(if $(BFCL),--bfcl $(BFCL)) $(if $(FORCE),--force) $(OVERRIDES)
 
-gguf:  ## llama.cpp GGUF + mmproj + quants into gguf/
-	@echo "make $@: not implemented yet (issue #6)"; exit 1
+gguf: $(INSTALLED)  ## llama.cpp GGUF + mmproj + quants into gguf/ (builds pinned llama.cpp once; LLAMA_CPP_DIR= to use yours)
+	$(PY) scripts/export_gguf.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
 mlx:  ## mlx-vlm 4-bit and 8-bit into mlx/
 	@echo "make $@: not implemented yet (issue #6)"; exit 1

@@ -196,6 +196,16 @@ class EvalCfg(_Strict):
     baseline: bool = Field(True, description="also evaluate the base model, for the before/after table")
 
 
+class ExportCfg(_Strict):
+    """`make gguf` and `make mlx`."""
+
+    gguf_outtype: Literal["f16", "bf16", "f32"] = Field("f16", description="the unquantized GGUF and mmproj")
+    gguf_quants: list[str] = Field(
+        ["Q8_0", "Q5_K_M", "Q4_K_M"], description="llama-quantize types made from the unquantized GGUF"
+    )
+    mlx_bits: list[Literal[4, 8]] = Field([4, 8], description="mlx-vlm quantizations")
+
+
 class IdentityCfg(_Strict):
     name: str = Field("Zen VL", min_length=1, description="what the model calls itself")
     org: str = Field("Hanzo AI", min_length=1, description="who the model says made it")
@@ -293,6 +303,7 @@ class ZenConfig(_Strict):
     vision: VisionCfg = VisionCfg()
     data: DataCfg = DataCfg()
     eval: EvalCfg = EvalCfg()
+    export: ExportCfg = ExportCfg()
 
     @model_validator(mode="after")
     def _check(self) -> ZenConfig:

@@ -1,0 +1,1 @@
+"""Exports: llama.cpp GGUF (+ mmproj, quants) and mlx-vlm folders, each checked against the original."""

@@ -1,0 +1,152 @@
+"""`make gguf`: the merged model → text GGUF + vision mmproj GGUF + quantized types, with llama.cpp's
+own converter and quantizer, into gguf/zen-vl-<size>-<variant>/ (atomically; manifest last).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from zen_vl.atomic import building, write_json
+from zen_vl.config import ZenConfig
+from zen_vl.errors import ZenError
+from zen_vl.export.llama_cpp import LlamaCpp, ensure_llama_cpp
+from zen_vl.paths import Layout
+
+MANIFEST = "zen_vl_gguf.json"
+
+
+def gguf_name(cfg: ZenConfig, kind: str) -> str:
+    return f"zen-vl-{cfg.size}-{cfg.variant}-{kind}.gguf"
+
+
+def mmproj_name(cfg: ZenConfig) -> str:
+    return f"mmproj-zen-vl-{cfg.size}-{cfg.variant}-{cfg.export.gguf_outtype.upper()}.gguf"
+
+
+def source_fingerprint(merged: Path, cfg: ZenConfig, commit: str) -> str:
+    record = merged.parent / "provenance.json"
+    source = record.read_bytes() if record.is_file() else merged.name.encode()
+    key = {
+        "source": hashlib.sha256(source).hexdigest(),
+        "outtype": cfg.export.gguf_outtype,
+        "quants": cfg.export.gguf_quants,
+        "llama.cpp": commit,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_manifest(folder: Path) -> dict | None:
+    path = Path(folder) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _run(cmd: list, *, env=None, what: str) -> str:
+    run = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    if run.returncode != 0:
+        raise ZenError(f"{what} failed (exit {run.returncode}):\n{(run.stderr or run.stdout)[-3000:]}")
+    return run.stdout + run.stderr
+
+
+def convert(llama: LlamaCpp, merged: Path, out: Path, outtype: str, *, mmproj: bool) -> Path:
+    """One converter run into `out` (a file path); returns the file written."""
+    before = set(out.parent.glob("*.gguf"))
+    cmd = [sys.executable, llama.converter, merged, "--outfile", out, "--outtype", outtype]
+    if mmproj:
+        cmd.append("--mmproj")
+    _run(cmd, env=llama.env(), what=f"convert_hf_to_gguf.py{' --mmproj' if mmproj else ''} on {merged}")
+    written = sorted(set(out.parent.glob("*.gguf")) - before)
+    if len(written) != 1:
+        raise ZenError(f"convert_hf_to_gguf.py wrote {len(written)} files into {out.parent}, expected 1")
+    if written[0] != out:
+        written[0].rename(out)  # the converter prefixes mmproj- on its own naming
+    return out
+
+
+def quantize(llama: LlamaCpp, src: Path, dest: Path, qtype: str) -> list[str]:
+    """llama-quantize; returns the tensors that fell back to another type (tiny widths), named."""
+    log = _run([llama.quantize, src, dest, qtype], what=f"llama-quantize {qtype}")
+    return [line.strip() for line in log.splitlines() if re.search(r"fall(ing)? ?back", line, re.IGNORECASE)]
+
+
+def export_gguf(
+    cfg: ZenConfig,
+    layout: Layout | None = None,
+    *,
+    force: bool = False,
+    check: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Convert, quantize and (with `check`) verify against the HF model in llama.cpp itself; the folder
+    appears only when all of it succeeded."""
+    layout = layout or Layout.default()
+    merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
+    if not (merged / "config.json").is_file():
+        raise ZenError(f"no merged model at {merged}: run `make train-{cfg.variant} SIZE={cfg.size}` first")
+    llama = ensure_llama_cpp(progress=progress)
+    dest = layout.gguf(cfg.variant, cfg.size)
+    fp = source_fingerprint(merged, cfg, llama.commit())
+    old = read_manifest(dest)
+    if old and old.get("fingerprint") == fp and not force:
+        if progress:
+            print(f"gguf: up to date ({dest})")
+        return dest
+    start = time.perf_counter()
+    outtype = cfg.export.gguf_outtype
+    with building(dest, replace=True) as tmp:
+        text = convert(llama, merged, tmp / gguf_name(cfg, outtype.upper()), outtype, mmproj=False)
+        if progress:
+            print(f"gguf: {text.name}")
+        proj = convert(llama, merged, tmp / mmproj_name(cfg), outtype, mmproj=True)
+        if progress:
+            print(f"gguf: {proj.name}")
+        quants, fallbacks = {}, {}
+        for qtype in cfg.export.gguf_quants:
+            out = tmp / gguf_name(cfg, qtype)
+            fell = quantize(llama, text, out, qtype)
+            quants[qtype] = out.name
+            if fell:
+                fallbacks[qtype] = fell
+                print(f"gguf: {qtype}: {len(fell)} tensor(s) fell back to another type, e.g. {fell[0]}")
+            if progress:
+                print(f"gguf: {out.name}")
+        parity = None
+        if check:
+            from zen_vl.export.gguf_check import logit_parity
+
+            parity = logit_parity(llama, text, merged)
+            if progress:
+                print(
+                    f"gguf: parity vs HF: max |d logit| {parity['max_abs_diff']:.2e}, "
+                    f"same greedy continuation: {parity['same_greedy']}"
+                )
+            if not parity["same_greedy"]:
+                raise ZenError(
+                    f"{text.name} disagrees with {merged} in llama.cpp: {json.dumps(parity['prompts'])}"
+                )
+        files = {p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.glob("*.gguf"))}
+        write_json(
+            tmp / MANIFEST,
+            {
+                "fingerprint": fp,
+                "source": str(merged),
+                "llama.cpp": {
+                    "package": "llama-cpp-python",
+                    "commit": llama.commit(),
+                    "root": str(llama.root),
+                },
+                "text": text.name,
+                "mmproj": proj.name,
+                "quants": quants,
+                "fallbacks": fallbacks,
+                "parity": parity,
+                "files": files,
+                "seconds": round(time.perf_counter() - start, 1),
+            },
+        )
+    return dest

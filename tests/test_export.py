@@ -1,0 +1,113 @@
+"""Exports: the GGUF (text + mmproj + quants) made by llama.cpp's own converter and quantizer agrees
+with the HF model inside llama.cpp, and llama-mtmd-cli answers image prompts with it.
+
+The first test on a machine builds the pinned llama.cpp into ~/.cache/zen-vl (about 9 minutes on 2
+cores); later runs and clones reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from tiny_runs import AGENT, PROBE
+
+from zen_vl.config import load_config
+from zen_vl.data.schema import read_jsonl
+from zen_vl.errors import ZenError
+from zen_vl.evaluate.scoring import answer_correct
+from zen_vl.export.gguf import MANIFEST, export_gguf, read_manifest
+from zen_vl.export.gguf_check import mtmd_answer
+from zen_vl.export.llama_cpp import ensure_llama_cpp, find_llama_cpp
+from zen_vl.paths import Layout
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def llama():
+    return ensure_llama_cpp(progress=False)
+
+
+@pytest.fixture(scope="session")
+def probe_gguf(train_tiny, llama):
+    cfg, layout, _ = train_tiny("instruct", PROBE)
+    return cfg, layout, export_gguf(cfg, layout, progress=False)
+
+
+@pytest.mark.slow
+def test_gguf_has_text_mmproj_and_quants_and_agrees_with_hf_in_llama_cpp(probe_gguf):
+    _cfg, _, dest = probe_gguf
+    m = read_manifest(dest)
+    assert (
+        m["text"] == "zen-vl-tiny-instruct-F16.gguf" and m["mmproj"] == "mmproj-zen-vl-tiny-instruct-F16.gguf"
+    )
+    assert (
+        list(m["quants"]) == ["Q8_0", "Q5_K_M", "Q4_K_M"] and m["fallbacks"] == {}
+    )  # width 256 fits K-quant blocks
+    assert sorted(m["files"]) == sorted(p.name for p in dest.glob("*.gguf")) and len(m["files"]) == 5
+    sizes = {k: v["bytes"] for k, v in m["files"].items()}
+    assert sizes[m["quants"]["Q4_K_M"]] < sizes[m["quants"]["Q8_0"]] < sizes[m["text"]]
+    parity = m["parity"]
+    assert parity["same_greedy"] and parity["max_abs_diff"] < 0.02, parity  # f16 rounding only
+    assert all(p["positions"] >= 2 for p in parity["prompts"])
+    assert m["llama.cpp"]["commit"] == "0c1e57098"
+
+
+@pytest.mark.slow
+def test_mtmd_cli_reads_the_colour_from_the_image(probe_gguf, llama):
+    _cfg, layout, dest = probe_gguf
+    m = read_manifest(dest)
+    data = layout.data("instruct", "tiny")
+    rows = [s for _, s in read_jsonl(data / "test.jsonl")][:8]
+    right = 0
+    for row in rows:
+        image = data / row["messages"][0]["content"][0]["image"]
+        question = row["messages"][0]["content"][1]["text"]
+        answer = mtmd_answer(llama, dest / m["text"], dest / m["mmproj"], image, question, n=8)
+        right += bool(answer_correct("colour_probe", row["meta"]["answer"], answer))
+    assert right >= 6, right  # HF scores >= 90 % here; llama.cpp resizes the image its own way
+    quant = mtmd_answer(llama, dest / m["quants"]["Q4_K_M"], dest / m["mmproj"], image, question, n=8)
+    assert quant.strip()  # the 4-bit file loads and answers
+
+
+@pytest.mark.slow
+def test_an_up_to_date_export_is_reused(probe_gguf):
+    cfg, layout, dest = probe_gguf
+    before = (dest / MANIFEST).stat().st_mtime_ns
+    assert export_gguf(cfg, layout, progress=False) == dest
+    assert (dest / MANIFEST).stat().st_mtime_ns == before
+
+
+def test_a_broken_llama_cpp_dir_and_a_missing_model_are_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLAMA_CPP_DIR", str(tmp_path))
+    with pytest.raises(ZenError, match=r"LLAMA_CPP_DIR=.*missing .*convert_hf_to_gguf.py.*llama-quantize"):
+        find_llama_cpp()
+    monkeypatch.delenv("LLAMA_CPP_DIR")
+    cfg = load_config("tiny", "agent")
+    with pytest.raises(ZenError, match="make train-agent SIZE=tiny"):
+        export_gguf(cfg, Layout(tmp_path), progress=False)
+
+
+@pytest.mark.slow
+def test_make_gguf_on_the_trained_agent(train_tiny, llama):
+    _cfg, layout, _ = train_tiny("agent", AGENT)
+    env = {**os.environ, "ZEN_VL_ROOT": str(layout.root), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        ["make", "-s", "gguf", "SIZE=tiny", "VARIANT=agent", "export.gguf_quants=[Q8_0]"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "same greedy continuation: True" in run.stdout
+    m = json.loads((layout.gguf("agent", "tiny") / MANIFEST).read_text())
+    assert set(m["files"]) == {
+        "zen-vl-tiny-agent-F16.gguf",
+        "mmproj-zen-vl-tiny-agent-F16.gguf",
+        "zen-vl-tiny-agent-Q8_0.gguf",
+    }
