@@ -32,7 +32,7 @@ $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,export]"
 	@touch $@
 
 download: download-$(SIZE)  ## fetch the base models of SIZE (tiny: build offline)
@@ -58,8 +58,8 @@ eval: download-$(SIZE)  ## evaluate base and finetuned SIZE x VARIANT side by si
 gguf: $(INSTALLED)  ## llama.cpp GGUF + mmproj + quants into gguf/ (builds pinned llama.cpp once; LLAMA_CPP_DIR= to use yours)
 	$(PY) scripts/export_gguf.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
-mlx:  ## mlx-vlm 4-bit and 8-bit into mlx/
-	@echo "make $@: not implemented yet (issue #6)"; exit 1
+mlx: $(INSTALLED)  ## mlx-vlm 4-bit and 8-bit into mlx/, each checked against HF in MLX
+	$(PY) scripts/export_mlx.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
 upload:  ## push to the Hub with model cards (dry run without a token)
 	@echo "make $@: not implemented yet (issue #6)"; exit 1

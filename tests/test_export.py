@@ -111,3 +111,59 @@ def test_make_gguf_on_the_trained_agent(train_tiny, llama):
         "mmproj-zen-vl-tiny-agent-F16.gguf",
         "zen-vl-tiny-agent-Q8_0.gguf",
     }
+
+
+# ---------------------------------------------------------------- MLX (mlx-vlm, on Linux CPU here)
+
+
+@pytest.fixture(scope="session")
+def probe_mlx(train_tiny):
+    from zen_vl.export.mlx import export_mlx
+
+    cfg, layout, _ = train_tiny("instruct", PROBE)
+    return cfg, layout, export_mlx(cfg, layout, progress=False)
+
+
+def test_mlx_folders_agree_with_hf_logits(probe_mlx):
+    from zen_vl.export.mlx import read_manifest as read_mlx
+
+    _, _layout, folders = probe_mlx
+    assert [f.name for f in folders] == ["zen-vl-tiny-instruct-4bit", "zen-vl-tiny-instruct-8bit"]
+    four, eight = (read_mlx(f)["check"] for f in folders)
+    assert eight["top1_agreement"] >= 0.95 and eight["max_abs_diff"] < 0.5, eight
+    assert four["top1_agreement"] >= 0.5, four  # 4-bit on a 256-wide model is lossy; measured 0.87
+    config = json.loads((folders[1] / "config.json").read_text())
+    assert "vision_config" in config and config["quantization"]["bits"] == 8  # the vision tower is kept
+
+
+def test_mlx_vlm_reads_the_colour_from_the_image(probe_mlx):
+    from mlx_vlm import generate, load
+    from mlx_vlm.prompt_utils import apply_chat_template
+
+    _, layout, folders = probe_mlx
+    model, processor = load(str(folders[1]))
+    data = layout.data("instruct", "tiny")
+    rows = [s for _, s in read_jsonl(data / "test.jsonl")][:8]
+    right = 0
+    for row in rows:
+        image = str(data / row["messages"][0]["content"][0]["image"])
+        prompt = apply_chat_template(
+            processor, model.config, row["messages"][0]["content"][1]["text"], num_images=1
+        )
+        text = generate(
+            model, processor, prompt, image=[image], max_tokens=8, temperature=0.0, verbose=False
+        ).text
+        right += bool(answer_correct("colour_probe", row["meta"]["answer"], text))
+    assert right >= 6, right
+
+
+def test_make_mlx_without_a_model_says_what_to_run(tmp_path):
+    env = {**os.environ, "ZEN_VL_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        ["make", "-s", "mlx", "SIZE=tiny", "VARIANT=thinking"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0 and "make train-thinking SIZE=tiny" in run.stderr

@@ -1,0 +1,131 @@
+"""`make mlx`: the merged model → mlx-vlm folders (4- and 8-bit by default) in mlx/, each checked
+against the HF model's logits in MLX itself.
+
+mlx-vlm, not mlx-lm: mlx-lm's converter keeps only the text model and drops Qwen3-VL's vision tower
+and DeepStack mergers. mlx runs on Linux CPU (`mlx[cpu]`) as well as on Apple silicon, so the
+conversion and its check run here; on a Mac it is the user's real path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zen_vl.atomic import building, write_json
+from zen_vl.config import ZenConfig
+from zen_vl.errors import ZenError
+from zen_vl.paths import Layout
+
+MANIFEST = "zen_vl_mlx.json"
+INSTALL = "pip install 'mlx[cpu]' mlx-vlm (Linux) or pip install mlx-vlm (macOS); `make install` does it"
+
+
+def _require_mlx() -> None:
+    try:
+        import mlx.core  # noqa: F401
+        import mlx_vlm  # noqa: F401
+    except ImportError as exc:
+        raise ZenError(f"make mlx needs mlx and mlx-vlm ({exc.name} is missing): {INSTALL}") from None
+
+
+def read_manifest(folder: Path) -> dict | None:
+    path = Path(folder) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def mlx_logit_check(mlx_folder: Path, hf_folder: Path, *, steps: int = 16) -> dict:
+    """Over each prompt's last position and HF's greedy continuation fed to both: max |Δ logit| and
+    the share of positions where MLX's argmax is HF's."""
+    import mlx.core as mx
+    import torch
+    from mlx_vlm import load
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from zen_vl.export.gguf_check import PROMPTS, hf_continuation, prompt_ids
+
+    processor = AutoProcessor.from_pretrained(hf_folder, local_files_only=True)
+    hf = AutoModelForImageTextToText.from_pretrained(
+        hf_folder, dtype=torch.float32, local_files_only=True
+    ).eval()
+    stop = hf.generation_config.eos_token_id
+    stop = set(stop if isinstance(stop, list) else [stop])
+    model, _ = load(str(mlx_folder))
+    diffs, agree, total = [], 0, 0
+    for text in PROMPTS:
+        ids = prompt_ids(processor, text)
+        tokens, ref = hf_continuation(hf, ids, steps, stop)
+        out = model(mx.array([ids + tokens]))
+        got = np.array(out.logits[0].astype(mx.float32))[len(ids) - 1 : len(ids) - 1 + len(ref)]
+        diffs.append(float(np.abs(got - ref).max()))
+        agree += int((got.argmax(-1) == ref.argmax(-1)).sum())
+        total += len(ref)
+    return {"max_abs_diff": max(diffs), "top1_agreement": agree / total, "positions": total}
+
+
+def export_mlx(
+    cfg: ZenConfig, layout: Layout | None = None, *, force: bool = False, progress: bool = True
+) -> list[Path]:
+    layout = layout or Layout.default()
+    merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
+    if not (merged / "config.json").is_file():
+        raise ZenError(f"no merged model at {merged}: run `make train-{cfg.variant} SIZE={cfg.size}` first")
+    _require_mlx()
+    import mlx_vlm
+
+    record = merged.parent / "provenance.json"
+    source = hashlib.sha256(record.read_bytes() if record.is_file() else b"").hexdigest()[:16]
+    out = []
+    for bits in cfg.export.mlx_bits:
+        dest = layout.mlx(cfg.variant, cfg.size, bits)
+        fp = f"{source}-{bits}-{mlx_vlm.__version__}"
+        old = read_manifest(dest)
+        if old and old.get("fingerprint") == fp and not force:
+            if progress:
+                print(f"mlx: up to date ({dest})")
+            out.append(dest)
+            continue
+        start = time.perf_counter()
+        with building(dest, replace=True) as tmp:
+            cmd = [
+                sys.executable,
+                "-m",
+                "mlx_vlm",
+                "convert",
+                "--hf-path",
+                str(merged),
+                "--mlx-path",
+                str(tmp),
+                "-q",
+                "--q-bits",
+                str(bits),
+            ]
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            if run.returncode != 0:
+                raise ZenError(
+                    f"mlx_vlm convert ({bits}-bit) failed (exit {run.returncode}):\n{run.stderr[-3000:]}"
+                )
+            check = mlx_logit_check(tmp, merged)
+            if progress:
+                print(
+                    f"mlx: {dest.name}: max |d logit| {check['max_abs_diff']:.3f}, "
+                    f"top-1 agreement with HF {check['top1_agreement']:.2f} over {check['positions']} positions"
+                )
+            write_json(
+                tmp / MANIFEST,
+                {
+                    "fingerprint": fp,
+                    "source": str(merged),
+                    "bits": bits,
+                    "mlx_vlm": mlx_vlm.__version__,
+                    "check": check,
+                    "seconds": round(time.perf_counter() - start, 1),
+                },
+            )
+        out.append(dest)
+    return out
