@@ -61,8 +61,9 @@ gguf: $(INSTALLED)  ## llama.cpp GGUF + mmproj + quants into gguf/ (builds pinne
 mlx: $(INSTALLED)  ## mlx-vlm 4-bit and 8-bit into mlx/, each checked against HF in MLX
 	$(PY) scripts/export_mlx.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
-upload:  ## push to the Hub with model cards (dry run without a token)
-	@echo "make $@: not implemented yet (issue #6)"; exit 1
+upload: $(INSTALLED)  ## push SIZE's variants + GGUF/MLX to the Hub with model cards (dry run without a token; DRY_RUN=1)
+	$(PY) scripts/upload.py --size $(SIZE) $(if $(filter command line,$(origin VARIANT)),--variant $(VARIANT)) \
+	  $(if $(DRY_RUN),--dry-run) $(OVERRIDES)
 
 paper:  ## build paper/zen-vl.pdf from measured results
 	@echo "make $@: not implemented yet (issue #7)"; exit 1

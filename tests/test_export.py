@@ -137,24 +137,17 @@ def test_mlx_folders_agree_with_hf_logits(probe_mlx):
 
 
 def test_mlx_vlm_reads_the_colour_from_the_image(probe_mlx):
-    from mlx_vlm import generate, load
-    from mlx_vlm.prompt_utils import apply_chat_template
+    from zen_vl.export.mlx import mlx_answer
 
     _, layout, folders = probe_mlx
-    model, processor = load(str(folders[1]))
     data = layout.data("instruct", "tiny")
-    rows = [s for _, s in read_jsonl(data / "test.jsonl")][:8]
+    rows = [s for _, s in read_jsonl(data / "test.jsonl")][:6]
     right = 0
     for row in rows:
-        image = str(data / row["messages"][0]["content"][0]["image"])
-        prompt = apply_chat_template(
-            processor, model.config, row["messages"][0]["content"][1]["text"], num_images=1
-        )
-        text = generate(
-            model, processor, prompt, image=[image], max_tokens=8, temperature=0.0, verbose=False
-        ).text
+        image = data / row["messages"][0]["content"][0]["image"]
+        text = mlx_answer(folders[1], image, row["messages"][0]["content"][1]["text"])
         right += bool(answer_correct("colour_probe", row["meta"]["answer"], text))
-    assert right >= 6, right
+    assert right >= 5, right
 
 
 def test_make_mlx_without_a_model_says_what_to_run(tmp_path):
@@ -167,3 +160,96 @@ def test_make_mlx_without_a_model_says_what_to_run(tmp_path):
         text=True,
     )
     assert run.returncode != 0 and "make train-thinking SIZE=tiny" in run.stderr
+
+
+# ---------------------------------------------------------------- Hub: plan, cards, dry run
+
+
+@pytest.fixture(scope="session")
+def published(probe_gguf, probe_mlx, eval_tiny):
+    cfg, layout, results = eval_tiny("instruct", PROBE)
+    return cfg, layout, results
+
+
+def test_the_upload_plan_holds_only_allowed_files(published):
+    from zen_vl.hub.upload import plan
+
+    cfg, layout, _ = published
+    repos = plan(cfg, layout)
+    assert [r.repo_id for r in repos] == [
+        "zenlm/zen-vl-tiny-instruct",
+        "zenlm/zen-vl-tiny-instruct-GGUF",
+        "zenlm/zen-vl-tiny-instruct-MLX-4bit",
+        "zenlm/zen-vl-tiny-instruct-MLX-8bit",
+    ]
+    model, gguf, _, mlx8 = repos
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "preprocessor_config.json",
+    } <= set(model.files)
+    assert set(model.extra) == {"eval_results.json"}
+    assert str(layout.root) not in model.extra["eval_results.json"].decode()  # no local paths
+    assert set(gguf.files) == {p.name for p in layout.gguf("instruct", "tiny").glob("*.gguf")}
+    assert "model.safetensors" in mlx8.files and "zen_vl_mlx.json" not in mlx8.files
+    everything = [name for r in repos for name in r.files]
+    for banned in ("adapter", "checkpoint", "optimizer", "trainer_state", "provenance", "zen_vl_", "runs"):
+        assert not any(banned in n for n in everything), banned
+
+
+def test_cards_parse_with_huggingface_hub_and_carry_the_measured_numbers(published):
+    from huggingface_hub import ModelCard
+
+    from zen_vl.hub.upload import plan
+
+    cfg, layout, results = published
+    model, gguf, mlx4, _ = plan(cfg, layout)
+    card = ModelCard(model.card)
+    assert card.data.license == "apache-2.0" and card.data.pipeline_tag == "image-text-to-text"
+    measured = results["models"]["finetuned"]["metrics"]
+    reported = {r.metric_name: r.metric_value for r in card.data.eval_results}
+    assert reported["overall/accuracy"] == round(measured["overall/accuracy"]["value"], 4)
+    assert set(reported) <= set(measured) and "identity/claims_other_model" in reported
+    assert (
+        f"| overall/accuracy | {results['models']['base']['metrics']['overall/accuracy']['value']:.3f} |"
+        in model.card
+    )
+    assert results["test_set"]["content_hash"][:16] in model.card and "vllm serve" in model.card
+    g = ModelCard(gguf.card).data
+    assert (
+        g.library_name == "gguf"
+        and g.base_model == "zenlm/zen-vl-tiny-instruct"
+        and "llama-mtmd-cli" in gguf.card
+    )
+    assert ModelCard(mlx4.card).data.library_name == "mlx" and "mlx_vlm generate" in mlx4.card
+
+
+def _make_upload(layout, tmp_path, **env):
+    base = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    full = {
+        **base,
+        "ZEN_VL_ROOT": str(layout.root),
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": "1",
+        **env,
+    }
+    return subprocess.run(
+        ["make", "-s", "upload", "SIZE=tiny"], cwd=REPO, env=full, capture_output=True, text=True
+    )
+
+
+def test_make_upload_is_a_dry_run_without_a_token_and_never_prints_one(published, tmp_path):
+    _, layout, _ = published
+    run = _make_upload(layout, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "dry run (no token" in run.stdout and "zenlm/zen-vl-tiny-instruct-GGUF" in run.stdout
+    secret = "hf_zenvlTestSecret0123456789"
+    run = _make_upload(layout, tmp_path, HF_TOKEN=secret, DRY_RUN="1")
+    assert run.returncode == 0 and "dry run:" in run.stdout
+    assert secret not in run.stdout + run.stderr
+    # With a token and no dry run it uploads; offline here, so it fails clearly, naming the repo only.
+    run = _make_upload(layout, tmp_path, HF_TOKEN=secret)
+    assert run.returncode != 0 and "upload to zenlm/zen-vl-tiny-instruct failed" in run.stderr
+    assert secret not in run.stdout + run.stderr

@@ -4,6 +4,12 @@ against the HF model's logits in MLX itself.
 mlx-vlm, not mlx-lm: mlx-lm's converter keeps only the text model and drops Qwen3-VL's vision tower
 and DeepStack mergers. mlx runs on Linux CPU (`mlx[cpu]`) as well as on Apple silicon, so the
 conversion and its check run here; on a Mac it is the user's real path.
+
+Everything that imports mlx_vlm runs in a child process: importing it registers its own processor
+classes with transformers, which then hands MLX arrays to later torch code in the same process.
+
+python -m zen_vl.export.mlx CHECK MLX_FOLDER HF_FOLDER   (the logit check; prints JSON)
+python -m zen_vl.export.mlx ASK MLX_FOLDER IMAGE PROMPT   (a greedy answer to an image prompt)
 """
 
 from __future__ import annotations
@@ -110,7 +116,7 @@ def export_mlx(
                 raise ZenError(
                     f"mlx_vlm convert ({bits}-bit) failed (exit {run.returncode}):\n{run.stderr[-3000:]}"
                 )
-            check = mlx_logit_check(tmp, merged)
+            check = json.loads(_child("CHECK", tmp, merged))
             if progress:
                 print(
                     f"mlx: {dest.name}: max |d logit| {check['max_abs_diff']:.3f}, "
@@ -129,3 +135,36 @@ def export_mlx(
             )
         out.append(dest)
     return out
+
+
+def _child(*args) -> str:
+    run = subprocess.run(
+        [sys.executable, "-m", "zen_vl.export.mlx", *map(str, args)], capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        raise ZenError(f"mlx {args[0].lower()} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
+    return run.stdout.strip().splitlines()[-1]
+
+
+def mlx_answer(folder: Path, image: Path, prompt: str) -> str:
+    """mlx-vlm's greedy answer (8 tokens) to an image prompt, in a child process."""
+    return json.loads(_child("ASK", folder, image, prompt))["text"]
+
+
+def _ask(folder: str, image: str, prompt: str) -> dict:
+    from mlx_vlm import generate, load
+    from mlx_vlm.prompt_utils import apply_chat_template
+
+    model, processor = load(folder)
+    text = apply_chat_template(processor, model.config, prompt, num_images=1)
+    return {
+        "text": generate(
+            model, processor, text, image=[image], max_tokens=8, temperature=0.0, verbose=False
+        ).text
+    }
+
+
+if __name__ == "__main__":
+    verb, *rest = sys.argv[1:]
+    result = mlx_logit_check(Path(rest[0]), Path(rest[1])) if verb == "CHECK" else _ask(*rest)
+    print(json.dumps(result))

@@ -1,0 +1,56 @@
+"""Upload one size's finetuned variants (and their GGUF / MLX exports) to the Hub with model cards.
+
+python scripts/upload.py --size tiny [--variant agent] [--dry-run] [--private]
+Without a token (HF_TOKEN or `hf auth login`) this is a dry run that prints what would be uploaded.
+"""
+
+from zen_vl.cli import parser, run
+from zen_vl.config import VARIANTS, load_config
+
+
+def main() -> int:
+    p = parser(__doc__, variant=False)
+    p.add_argument("--variant", choices=VARIANTS, help="one variant (default: every trained one)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan even when a token is available")
+    p.add_argument("--private", action="store_true", help="create the repos private")
+    args = p.parse_args()
+    from huggingface_hub import get_token
+
+    from zen_vl.hub.upload import plan, upload
+    from zen_vl.paths import Layout
+
+    layout = Layout.default()
+    variants = (
+        [args.variant]
+        if args.variant
+        else [v for v in VARIANTS if (layout.finetuned(v, args.size) / "provenance.json").is_file()]
+    )
+    if not variants:
+        from zen_vl.errors import ZenError
+
+        raise ZenError(
+            f"nothing to upload for SIZE={args.size}: train a variant first (make train-agent SIZE={args.size})"
+        )
+    repos = [r for v in variants for r in plan(load_config(args.size, v, args.overrides), layout)]
+    token = get_token()
+    dry = args.dry_run or token is None
+    print(
+        (
+            "dry run (no token: set HF_TOKEN or run `hf auth login` to upload)"
+            if token is None and not args.dry_run
+            else "dry run"
+            if dry
+            else "uploading"
+        )
+        + f": {len(repos)} repo(s)"
+    )
+    for repo in repos:
+        print("\n".join(repo.lines()))
+    if not dry:
+        for url in upload(repos, token=token, private=args.private):
+            print(f"committed: {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
