@@ -81,12 +81,12 @@ docs: $(INSTALLED)  ## regenerate docs/CONFIG.md from the config schema
 	$(PY) scripts/config_reference.py
 
 lint: $(INSTALLED)  ## ruff check + format check
-	$(VENV)/bin/ruff check src scripts tests
-	$(VENV)/bin/ruff format --check src scripts tests
+	$(VENV)/bin/ruff check src scripts tests examples
+	$(VENV)/bin/ruff format --check src scripts tests examples
 
 format: $(INSTALLED)  ## apply ruff fixes and formatting
-	$(VENV)/bin/ruff check --fix src scripts tests
-	$(VENV)/bin/ruff format src scripts tests
+	$(VENV)/bin/ruff check --fix src scripts tests examples
+	$(VENV)/bin/ruff format src scripts tests examples
 
 test: lint  ## lint, then the whole test suite (what CI runs)
 	$(PY) -m pytest

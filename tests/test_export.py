@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,60 @@ def test_make_upload_is_a_dry_run_without_a_token_and_never_prints_one(published
     run = _make_upload(layout, tmp_path, HF_TOKEN=secret)
     assert run.returncode != 0 and "upload to zenlm/zen-vl-tiny-instruct failed" in run.stderr
     assert secret not in run.stdout + run.stderr
+
+
+# ---------------------------------------------------------------- examples/ on the tiny models
+
+
+def _example(*args):
+    return subprocess.run(
+        [
+            sys.executable if args[0].endswith(".py") else "bash",
+            str(REPO / "examples" / args[0]),
+            *map(str, args[1:]),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",  # as with the venv activated
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+    )
+
+
+def test_the_examples_run_on_the_tiny_models(published, train_tiny):
+    _, layout, _ = published
+    data = layout.data("instruct", "tiny")
+    row = next(s for _, s in read_jsonl(data / "test.jsonl"))
+    image = data / row["messages"][0]["content"][0]["image"]
+    run = _example(
+        "transformers_image.py",
+        layout.finetuned("instruct", "tiny") / "merged",
+        image,
+        "What colour is the shape?",
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert any(c in run.stdout for c in ("red", "green", "blue", "yellow")), run.stdout
+    run = _example("llama_cpp.sh", layout.gguf("instruct", "tiny"), image, "What colour is the shape?")
+    assert run.returncode == 0 and run.stdout.strip(), run.stderr[-2000:]
+    run = _example("mlx_vlm.sh", layout.mlx("instruct", "tiny", 8), image, "What colour is the shape?")
+    assert run.returncode == 0 and run.stdout.strip(), run.stderr[-2000:]
+
+    _, agent, _ = train_tiny("agent", AGENT)
+    adata = agent.data("agent", "tiny")
+    sample = next(s for _, s in read_jsonl(adata / "test.jsonl") if s["meta"]["answer"])
+    shot = adata / sample["messages"][0]["content"][0]["image"]
+    run = _example(
+        "tool_loop.py",
+        agent.finetuned("agent", "tiny") / "merged",
+        shot,
+        sample["messages"][0]["content"][1]["text"],
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.strip().splitlines()
+    assert lines[0].startswith("assistant [") and '"name": "click"' in lines[0], (
+        run.stdout
+    )  # it called the tool
+    assert lines[1].startswith("tool ") and "clicked" in lines[1]  # and got the result back
