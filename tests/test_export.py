@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_runs import AGENT, PROBE
+from tiny_runs import AGENT, PROBE, SHORT
 
 from zen_vl.config import load_config
 from zen_vl.data.schema import read_jsonl
@@ -311,3 +311,17 @@ def test_the_examples_run_on_the_tiny_models(published, train_tiny):
         run.stdout
     )  # it called the tool
     assert lines[1].startswith("tool ") and "clicked" in lines[1]  # and got the result back
+
+
+@pytest.mark.slow
+def test_the_moe_twin_exports_to_gguf_and_mlx_and_agrees(train_tiny, llama):
+    # FINDINGS: transformers saves fused experts transposed; llama.cpp and mlx-vlm then refuse the
+    # files. The merge writes the Hub layout, so both exports must load and agree with HF.
+    from zen_vl.export.mlx import export_mlx
+    from zen_vl.export.mlx import read_manifest as read_mlx
+
+    cfg, layout, _ = train_tiny("agent", [*SHORT, "train.max_steps=4"], size="tiny-moe")
+    m = read_manifest(export_gguf(cfg, layout, progress=False))
+    assert m["parity"]["same_greedy"] and m["parity"]["max_abs_diff"] < 0.02, m["parity"]
+    eight = read_mlx(export_mlx(cfg, layout, progress=False)[1])["check"]
+    assert eight["top1_agreement"] >= 0.95, eight
