@@ -119,8 +119,6 @@ def answer_correct(task: str, answer, text: str) -> bool | None:
         start, end = answer.split(" to ")
         found = [(a.casefold(), b.casefold()) for a, b in DIRECTION.findall(text)]
         return found[:1] == [(start, end)]
-    if isinstance(answer, bool):
-        return mentions(text, "yes" if answer else "no")
     if isinstance(answer, int):
         found = integers(text)
         return bool(found) and found[-1] == answer
