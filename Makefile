@@ -19,7 +19,7 @@ OVERRIDES := $(foreach v,$(MAKEOVERRIDES),$(if $(findstring .,$(firstword $(subs
 VARIANTS := instruct thinking agent
 
 .PHONY: help install lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
-        eval gguf mlx upload paper bench clean docs inspect
+        eval gguf mlx upload paper bench clean docs inspect llama-cpp summary recheck
 
 help:  ## list the targets
 	@echo "zen-vl: Qwen3-VL -> Zen VL (instruct, thinking, agent).  SIZE=$(SIZE) VARIANT=$(VARIANT)"
@@ -65,17 +65,79 @@ upload: $(INSTALLED)  ## push SIZE's variants + GGUF/MLX to the Hub with model c
 	$(PY) scripts/upload.py --size $(SIZE) $(if $(filter command line,$(origin VARIANT)),--variant $(VARIANT)) \
 	  $(if $(DRY_RUN),--dry-run) $(OVERRIDES)
 
-paper:  ## build paper/zen-vl.pdf from measured results
-	@echo "make $@: not implemented yet (issue #7)"; exit 1
+paper: $(INSTALLED)  ## paper/zen-vl.pdf from the measured results of every size run so far (needs latexmk)
+	$(PY) scripts/paper.py $(if $(FORCE),--force)
 
 bench:  ## throughput and memory, ours vs plain HF LoRA
 	@echo "make $@: not implemented yet (issue #8)"; exit 1
 
-all: download-$(SIZE) data $(addprefix train-,$(VARIANTS)) eval gguf mlx upload paper  ## the whole pipeline for SIZE
+llama-cpp: $(INSTALLED)  ## build the pinned llama.cpp into ~/.cache/zen-vl once (make gguf does it when needed)
+	$(PY) scripts/setup_llama_cpp.py
 
-demo:  ## offline end to end on tiny (grows as stages land)
-	$(MAKE) inspect SIZE=tiny
-	@for v in $(VARIANTS); do $(MAKE) --no-print-directory data SIZE=tiny VARIANT=$$v || exit 1; done
+summary: $(INSTALLED)  ## where every artifact of SIZE is, stage times, and the eval table
+	$(PY) scripts/summary.py --size $(SIZE)
+
+# ---- make all: every stage is a file target (its artifact's manifest), so a rerun skips what is up
+# to date and resumes what is not. Config overrides or FORCE=1 make every stage run its script,
+# which compares its own fingerprint (config, data, model) and redoes only what changed.
+OUT     := $(abspath $(or $(ZEN_VL_ROOT),$(CURDIR)))
+RECHECK := $(if $(strip $(OVERRIDES) $(FORCE)),recheck)
+SIZECFG := configs/sizes/$(SIZE).yaml
+BASE_STAMP  := $(OUT)/base/$(SIZE)/zen_vl_base.json
+data_stamp   = $(OUT)/data/$(1)/$(SIZE)/manifest.json
+model_stamp  = $(OUT)/$(1)/finetuned/$(SIZE)/provenance.json
+eval_stamp   = $(OUT)/$(1)/finetuned/$(SIZE)/eval/results.json
+gguf_stamp   = $(OUT)/gguf/zen-vl-$(SIZE)-$(1)/zen_vl_gguf.json
+mlx_stamp    = $(OUT)/mlx/zen-vl-$(SIZE)-$(1).json
+UPLOAD_STAMP := $(OUT)/hub/$(SIZE).json
+PAPER_PDF    := $(OUT)/paper/zen-vl.pdf
+stamps       = $(foreach v,$(VARIANTS),$(call $(1)_stamp,$(v)))
+
+recheck: ;
+
+$(BASE_STAMP): $(SIZECFG) $(RECHECK) | $(INSTALLED)
+	$(PY) scripts/download.py --size $(SIZE) $(if $(FORCE),--force) $(OVERRIDES)
+	@touch $@
+
+$(OUT)/data/%/$(SIZE)/manifest.json: $(BASE_STAMP) $(SIZECFG) configs/variants/%.yaml $(RECHECK)
+	$(PY) scripts/build_data.py --size $(SIZE) --variant $* $(if $(FORCE),--force) $(OVERRIDES)
+	@touch $@
+
+$(OUT)/%/finetuned/$(SIZE)/provenance.json: $(OUT)/data/%/$(SIZE)/manifest.json $(RECHECK)
+	$(PY) scripts/train.py --size $(SIZE) --variant $* --nproc $(NPROC) $(if $(FORCE),--force) $(OVERRIDES)
+	@touch $@
+
+$(OUT)/%/finetuned/$(SIZE)/eval/results.json: $(OUT)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
+	$(PY) scripts/evaluate.py --size $(SIZE) --variant $* $(if $(FORCE),--force) $(OVERRIDES)
+	@touch $@
+
+$(OUT)/gguf/zen-vl-$(SIZE)-%/zen_vl_gguf.json: $(OUT)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
+	$(PY) scripts/export_gguf.py --size $(SIZE) --variant $* $(if $(FORCE),--force) $(OVERRIDES)
+	@touch $@
+
+# MLX where mlx-vlm is installed (make install adds it on Linux and macOS); skipped with a note otherwise.
+$(OUT)/mlx/zen-vl-$(SIZE)-%.json: $(OUT)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
+	$(PY) scripts/export_mlx.py --size $(SIZE) --variant $* --if-available $(if $(FORCE),--force) $(OVERRIDES)
+	@if [ -f $@ ]; then touch $@; fi
+
+# Written only by a real upload: a dry run (no token) is redone on every `make all`.
+$(UPLOAD_STAMP): $(call stamps,model) $(call stamps,gguf) $(call stamps,mlx) $(RECHECK)
+	$(PY) scripts/upload.py --size $(SIZE) $(if $(DRY_RUN),--dry-run) $(OVERRIDES)
+
+$(PAPER_PDF): $(call stamps,eval) $(call stamps,gguf) $(call stamps,mlx) $(wildcard paper/*.tex paper/*.bib \
+              paper/sections/*.tex src/zen_vl/paper/*.py) $(RECHECK)
+	$(PY) scripts/paper.py $(if $(FORCE),--force)
+
+ALL_STAMPS := $(BASE_STAMP) $(call stamps,data) $(call stamps,model) $(call stamps,eval) $(call stamps,gguf) \
+              $(call stamps,mlx) $(UPLOAD_STAMP) $(PAPER_PDF)
+all: $(ALL_STAMPS)  ## the whole pipeline for SIZE, resumable: download, data, train x3, eval, gguf, mlx, upload, paper
+	@$(PY) scripts/summary.py --size $(SIZE)
+
+demo:  ## `make all SIZE=tiny` offline on CPU, one-time setup (venv, llama.cpp build) timed apart
+	@t0=$$(date +%s); $(MAKE) --no-print-directory install llama-cpp || exit 1; t1=$$(date +%s); \
+	  $(MAKE) --no-print-directory all SIZE=tiny || exit 1; t2=$$(date +%s); \
+	  echo "one-time setup (venv + llama.cpp build; 0 s when cached): $$((t1 - t0)) s"; \
+	  echo "pipeline (make all SIZE=tiny): $$((t2 - t1)) s"
 
 docs: $(INSTALLED)  ## regenerate docs/CONFIG.md from the config schema
 	$(PY) scripts/config_reference.py
@@ -94,6 +156,6 @@ test: lint  ## lint, then the whole test suite (what CI runs)
 test-fast: $(INSTALLED)  ## tests without the slow end-to-end tier
 	$(PY) -m pytest -m "not slow"
 
-clean:  ## remove training outputs, exports and build files (keeps base/ and .venv)
+clean:  ## remove training outputs, exports and build files (keeps base/, .venv and the llama.cpp cache)
 	rm -rf data/*/ $(addsuffix /training,$(VARIANTS)) $(addsuffix /finetuned,$(VARIANTS)) \
-	       gguf/zen-vl-* mlx/zen-vl-* paper/build
+	       gguf/zen-vl-* mlx/zen-vl-* hub/ paper/build paper/tables paper/figures paper/zen-vl.pdf

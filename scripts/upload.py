@@ -47,8 +47,19 @@ def main() -> int:
     for repo in repos:
         print("\n".join(repo.lines()))
     if not dry:
-        for url in upload(repos, token=token, private=args.private):
+        from zen_vl.atomic import write_json
+
+        urls = upload(repos, token=token, private=args.private)
+        for url in urls:
             print(f"committed: {url}")
+        # make all's stamp: only a real upload writes it (a dry run is redone next time).
+        record = {
+            "size": args.size,
+            "variants": variants,
+            "repos": [r.repo_id for r in repos],
+            "commits": urls,
+        }
+        write_json(layout.upload_record(args.size), record)
     return 0
 
 

@@ -7,7 +7,9 @@ data/<variant>/<size>/        built datasets
 <variant>/finetuned/<size>/   adapter/, merged/, provenance.json, eval/
 gguf/zen-vl-<size>-<variant>/ GGUF files
 mlx/zen-vl-<size>-<variant>-<bits>/
-paper/build/
+mlx/zen-vl-<size>-<variant>.json  index of one variant's MLX folders (make all's stamp)
+hub/<size>.json               what the last real upload pushed (make all's stamp)
+paper/tables/, paper/figures/ generated from the results; paper/build/ latexmk; paper/zen-vl.pdf
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ class Layout:
 
     def mlx(self, variant: str, size: str, bits: int) -> Path:
         return self.root / "mlx" / f"zen-vl-{size}-{variant}-{bits}bit"
+
+    def mlx_index(self, variant: str, size: str) -> Path:
+        return self.root / "mlx" / f"zen-vl-{size}-{variant}.json"
+
+    def upload_record(self, size: str) -> Path:
+        return self.root / "hub" / f"{size}.json"
+
+    def paper(self) -> Path:
+        return self.root / "paper"
 
     def paper_build(self) -> Path:
         return self.root / "paper" / "build"

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,7 @@ def ensure_llama_cpp(*, progress: bool = True) -> LlamaCpp:
     build = tree / "build"
     _say(progress, f"llama.cpp: building {', '.join(TARGETS)} in {build} (about 9 minutes on 2 cores, once)")
     jobs = str(os.cpu_count() or 2)
+    start = time.perf_counter()
     for cmd in (
         ["cmake", "-S", str(tree), "-B", str(build), *CMAKE_FLAGS],
         ["cmake", "--build", str(build), "-j", jobs, "--target", *TARGETS],
@@ -156,7 +158,9 @@ def ensure_llama_cpp(*, progress: bool = True) -> LlamaCpp:
         if run.returncode != 0:
             tail = (run.stderr or "")[-2000:] if not progress else ""
             raise ZenError(f"llama.cpp build failed: {' '.join(cmd[:3])} ... exited {run.returncode}\n{tail}")
-    (build / STAMP).write_text(json.dumps({"package": PACKAGE, "version": VERSION, "commit": COMMIT}) + "\n")
+    stamp = {"package": PACKAGE, "version": VERSION, "commit": COMMIT, "jobs": int(jobs)}
+    stamp["seconds"] = round(time.perf_counter() - start, 1)
+    (build / STAMP).write_text(json.dumps(stamp) + "\n")
     return LlamaCpp(tree, build / "bin", root)
 
 

@@ -8,13 +8,17 @@ conversion and its check run here; on a Mac it is the user's real path.
 Everything that imports mlx_vlm runs in a child process: importing it registers its own processor
 classes with transformers, which then hands MLX arrays to later torch code in the same process.
 
-python -m zen_vl.export.mlx CHECK MLX_FOLDER HF_FOLDER   (the logit check; prints JSON)
-python -m zen_vl.export.mlx ASK MLX_FOLDER IMAGE PROMPT   (a greedy answer to an image prompt)
+python -m zen_vl.export.mlx BUILD HF_FOLDER MLX_FOLDER BITS   (convert + logit check; prints JSON)
+python -m zen_vl.export.mlx CHECK MLX_FOLDER HF_FOLDER        (the logit check alone)
+python -m zen_vl.export.mlx ASK MLX_FOLDER IMAGE PROMPT       (a greedy answer to an image prompt)
+One child per quantisation: importing mlx_vlm costs ~6 s, so convert and check share it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import subprocess
 import sys
@@ -32,12 +36,12 @@ MANIFEST = "zen_vl_mlx.json"
 INSTALL = "pip install 'mlx[cpu]' mlx-vlm (Linux) or pip install mlx-vlm (macOS); `make install` does it"
 
 
-def _require_mlx() -> None:
-    try:
-        import mlx.core  # noqa: F401
-        import mlx_vlm  # noqa: F401
-    except ImportError as exc:
-        raise ZenError(f"make mlx needs mlx and mlx-vlm ({exc.name} is missing): {INSTALL}") from None
+def _require_mlx() -> str:
+    """mlx-vlm's version, without importing it here (see the module docstring)."""
+    for name in ("mlx", "mlx_vlm"):
+        if importlib.util.find_spec(name) is None:
+            raise ZenError(f"make mlx needs mlx and mlx-vlm ({name} is missing): {INSTALL}")
+    return importlib.metadata.version("mlx-vlm")
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -81,15 +85,13 @@ def export_mlx(
     merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
     if not (merged / "config.json").is_file():
         raise ZenError(f"no merged model at {merged}: run `make train-{cfg.variant} SIZE={cfg.size}` first")
-    _require_mlx()
-    import mlx_vlm
-
+    version = _require_mlx()
     record = merged.parent / "provenance.json"
     source = hashlib.sha256(record.read_bytes() if record.is_file() else b"").hexdigest()[:16]
     out = []
     for bits in cfg.export.mlx_bits:
         dest = layout.mlx(cfg.variant, cfg.size, bits)
-        fp = f"{source}-{bits}-{mlx_vlm.__version__}"
+        fp = f"{source}-{bits}-{version}"
         old = read_manifest(dest)
         if old and old.get("fingerprint") == fp and not force:
             if progress:
@@ -98,25 +100,7 @@ def export_mlx(
             continue
         start = time.perf_counter()
         with building(dest, replace=True) as tmp:
-            cmd = [
-                sys.executable,
-                "-m",
-                "mlx_vlm",
-                "convert",
-                "--hf-path",
-                str(merged),
-                "--mlx-path",
-                str(tmp),
-                "-q",
-                "--q-bits",
-                str(bits),
-            ]
-            run = subprocess.run(cmd, capture_output=True, text=True)
-            if run.returncode != 0:
-                raise ZenError(
-                    f"mlx_vlm convert ({bits}-bit) failed (exit {run.returncode}):\n{run.stderr[-3000:]}"
-                )
-            check = json.loads(_child("CHECK", tmp, merged))
+            check = json.loads(_child("BUILD", merged, tmp, bits))
             if progress:
                 print(
                     f"mlx: {dest.name}: max |d logit| {check['max_abs_diff']:.3f}, "
@@ -128,13 +112,26 @@ def export_mlx(
                     "fingerprint": fp,
                     "source": str(merged),
                     "bits": bits,
-                    "mlx_vlm": mlx_vlm.__version__,
+                    "mlx_vlm": version,
                     "check": check,
                     "seconds": round(time.perf_counter() - start, 1),
                 },
             )
         out.append(dest)
+    write_json(
+        layout.mlx_index(cfg.variant, cfg.size),
+        {"source": str(merged), "folders": {d.name: read_manifest(d) for d in out}},
+    )
     return out
+
+
+def mlx_available() -> str | None:
+    """None when mlx and mlx-vlm are importable, else what is missing and how to install it."""
+    try:
+        _require_mlx()
+    except ZenError as exc:
+        return str(exc)
+    return None
 
 
 def _child(*args) -> str:
@@ -164,7 +161,28 @@ def _ask(folder: str, image: str, prompt: str) -> dict:
     }
 
 
+def _build(hf_folder: str, mlx_folder: str, bits: str) -> dict:
+    """mlx-vlm's own converter (quantised to `bits`), then the logit check, in one process."""
+    import contextlib
+    import io
+
+    from mlx_vlm import convert
+
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):
+            convert(hf_folder, mlx_folder, quantize=True, q_bits=int(bits))
+    except Exception as exc:
+        raise SystemExit(f"mlx_vlm convert ({bits}-bit) failed: {exc}\n{log.getvalue()[-2000:]}") from exc
+    return mlx_logit_check(Path(mlx_folder), Path(hf_folder))
+
+
 if __name__ == "__main__":
     verb, *rest = sys.argv[1:]
-    result = mlx_logit_check(Path(rest[0]), Path(rest[1])) if verb == "CHECK" else _ask(*rest)
+    if verb == "BUILD":
+        result = _build(*rest)
+    elif verb == "CHECK":
+        result = mlx_logit_check(Path(rest[0]), Path(rest[1]))
+    else:
+        result = _ask(*rest)
     print(json.dumps(result))

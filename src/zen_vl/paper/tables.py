@@ -1,0 +1,272 @@
+"""LaTeX tables from the collected runs. Every caption names the size and the hardware that produced
+its numbers; rows exist only for what was measured."""
+
+from __future__ import annotations
+
+from zen_vl.paper.results import Run, sizes
+
+_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+
+
+def tex(text: object) -> str:
+    return "".join(_ESCAPE.get(c, c) for c in str(text))
+
+
+def _mib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:.1f}"
+
+
+def _hardware(values: list[str | None]) -> str:
+    seen = list(dict.fromkeys(v for v in values if v))
+    return "; ".join(seen) if seen else "hardware not recorded"
+
+
+def _table(
+    label: str, caption: str, spec: str, head: list[str], rows: list[list[str]], *, size="small"
+) -> str:
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        f"\\{size}",
+        f"\\caption{{{caption}}}",
+        f"\\label{{{label}}}",
+        f"\\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(head) + r" \\",
+        r"\midrule",
+    ]
+    for row in rows:
+        lines.append(r"\midrule" if row == ["MIDRULE"] else " & ".join(row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def configuration(runs: list[Run]) -> str:
+    rows = []
+    for r in runs:
+        c, base = r.config, r.provenance.get("base", {})
+        lora, train = c["lora"], c["train"]
+        repo = c["bases"][c["base"]]["repo"]
+        repo = (
+            "offline tiny (random init)"
+            if repo == "offline"
+            else f"{repo}@{c['bases'][c['base']]['revision']}"
+        )
+        adapter = (
+            "full"
+            if lora["method"] == "full"
+            else f"{lora['method']} r={lora['r']}, $\\alpha$={lora['alpha']}"
+        )
+        rows.append(
+            [
+                tex(r.size),
+                tex(r.variant),
+                r"\texttt{" + tex(repo) + "}",
+                f"{base.get('parameters', 0) / 1e6:.1f}M" if base.get("parameters") else "--",
+                tex(adapter).replace(r"\$\textbackslash{}alpha\$", r"$\alpha$"),
+                f"{train['lr']:g}",
+                f"{train['batch_size']}$\\times${train['grad_accum']}",
+                tex(train["precision"]),
+                str(r.metrics.get("steps", "--")),
+            ]
+        )
+    return _table(
+        "tab:config",
+        "Configurations as run (from each model's \\texttt{provenance.json}). Batch is per device $\\times$ "
+        "gradient accumulation.",
+        "llllrrrlr",
+        ["size", "variant", "base", "params", "adapter", "lr", "batch", "precision", "steps"],
+        rows,
+        size="scriptsize",
+    )
+
+
+def training(runs: list[Run]) -> str:
+    rows = []
+    for r in runs:
+        m = r.metrics
+        train, val = r.losses()
+        rows.append(
+            [
+                tex(r.size),
+                tex(r.variant),
+                f"{m['wall_s']:.0f}",
+                f"{m['tokens_seen']:,}".replace(",", r"\,"),
+                f"{m['tokens_per_s']:.0f}",
+                f"{m['peak_memory_gb']:.2f}",
+                f"{train[0][1]:.2f} $\\to$ {train[-1][1]:.2f}" if train else "--",
+                f"{val[-1][1]:.2f}" if val else "--",
+                tex(r.hardware) + (f" $\\times${m['world_size']}" if m.get("world_size", 1) > 1 else ""),
+            ]
+        )
+    return _table(
+        "tab:training",
+        "Training as measured by \\texttt{make train-<variant>}: wall time of the training loop, tokens "
+        "seen (prompt and image tokens included), throughput, peak accelerator (or process) memory, "
+        "first and last logged training loss, last validation loss, and the hardware.",
+        "llrrrrrrl",
+        ["size", "variant", "wall s", "tokens", "tok/s", "peak GB", "train loss", "val loss", "hardware"],
+        rows,
+        size="scriptsize",
+    )
+
+
+def _metric(m: dict) -> str:
+    return f"{m['value']:.3f}"
+
+
+def evaluation(runs: list[Run], size: str) -> str:
+    evaluated = [r for r in runs if r.size == size and r.results]
+    rows: list[list[str]] = []
+    for r in evaluated:
+        models = r.results["models"]
+        base, tuned = models.get("base"), models.get("finetuned")
+        if rows:
+            rows.append(["MIDRULE"])
+        for i, name in enumerate(r.headline()):
+            mt = tuned["metrics"][name] if tuned else None
+            mb = base["metrics"][name] if base else None
+            arrow = "" if (mt or mb)["higher_is_better"] else r" $\downarrow$"
+            delta = f"{mt['value'] - mb['value']:+.3f}" if mt and mb else "--"
+            rows.append(
+                [
+                    tex(r.variant) if i == 0 else "",
+                    r"\texttt{" + tex(name) + "}" + arrow,
+                    _metric(mb) if mb else "--",
+                    _metric(mt) if mt else "--",
+                    delta,
+                    str((mt or mb)["n"]),
+                ]
+            )
+    hardware = _hardware([r.eval_hardware for r in evaluated])
+    cases = ", ".join(f"{r.variant} {r.results['test_set']['cases']}" for r in evaluated)
+    return _table(
+        f"tab:eval-{size}",
+        f"Held-out test sets of size \\texttt{{{tex(size)}}} ({tex(cases)} cases): the base model and the "
+        f"finetuned one side by side, greedy decoding, measured by \\texttt{{make eval}} on {tex(hardware)}. "
+        r"$\downarrow$: lower is better; $n$: cases scored.",
+        "llrrrr",
+        ["variant", "metric", "base", "finetuned", r"$\Delta$", "$n$"],
+        rows,
+    )
+
+
+def export(runs: list[Run]) -> str | None:
+    rows = []
+    for r in runs:
+        if not r.gguf and not r.mlx:
+            continue
+        g, cells = r.gguf, ["--"] * 4
+        if g:
+            files = g["files"]
+            quants = ", ".join(f"{q} {_mib(files[f]['bytes'])}" for q, f in g["quants"].items() if f in files)
+            parity = g.get("parity") or {}
+            cells = [
+                _mib(files[g["text"]]["bytes"]),
+                _mib(files[g["mmproj"]]["bytes"]) if g.get("mmproj") in files else "--",
+                tex(quants) or "--",
+                (
+                    f"{parity['max_abs_diff']:.1e}"
+                    + (" (same greedy)" if parity.get("same_greedy") else " (differs)")
+                )
+                if parity
+                else "not checked",
+            ]
+        mlx = "--"
+        if r.mlx:
+            mlx = "; ".join(
+                f"{m['bits']}-bit {m['check']['top1_agreement']:.2f}/{m['check']['max_abs_diff']:.2f}"
+                for m in r.mlx["folders"].values()
+                if m
+            )
+        rows.append([tex(r.size), tex(r.variant), *cells, mlx])
+    if not rows:
+        return None
+    hardware = _hardware(
+        [(r.gguf or {}).get("hardware") for r in runs] + [(r.mlx or {}).get("hardware") for r in runs]
+    )
+    return _table(
+        "tab:export",
+        "Exports as written by \\texttt{make gguf} and \\texttt{make mlx}: GGUF sizes in MiB (F16 text model, "
+        "vision projector, quantisations), the largest $|\\Delta$logit$|$ between llama.cpp and transformers "
+        "over the F16 model's greedy continuations, and for each MLX build the top-1 agreement with "
+        f"transformers / largest $|\\Delta$logit$|$. Checked on {tex(hardware)}.",
+        "llrrlll",
+        ["size", "variant", "F16", "mmproj", "quantised", r"GGUF $|\Delta|$", "MLX agree / $|\\Delta|$"],
+        rows,
+        size="scriptsize",
+    )
+
+
+def appendix(runs: list[Run]) -> str:
+    """Every metric of every evaluated run, one longtable per (size, variant)."""
+    out = []
+    for r in runs:
+        if not r.results:
+            continue
+        models = r.results["models"]
+        labels = list(models)
+        names = list(dict.fromkeys(k for m in models.values() for k in m["metrics"]))
+        out += [
+            r"\begin{longtable}{l" + "r" * len(labels) + "r}",
+            f"\\caption{{All metrics, \\texttt{{{tex(r.size)}}} {tex(r.variant)} ({tex(r.eval_hardware or '')}).}}"
+            r"\\",
+            r"\toprule",
+            "metric & " + " & ".join(tex(x) for x in labels) + r" & $n$ \\",
+            r"\midrule",
+            r"\endhead",
+        ]
+        for name in names:
+            cells = [models[x]["metrics"].get(name) for x in labels]
+            n = next(c["n"] for c in cells if c)
+            out.append(
+                r"\texttt{"
+                + tex(name)
+                + "} & "
+                + " & ".join(_metric(c) if c else "--" for c in cells)
+                + f" & {n} \\\\"
+            )
+        out += [r"\bottomrule", r"\end{longtable}", ""]
+    return "\n".join(out)
+
+
+def summary(runs: list[Run], size: str) -> str:
+    """A paragraph per size stating what was run and the first headline changes, every number measured."""
+    mine = [r for r in runs if r.size == size]
+    parts = [
+        f"Size \\texttt{{{tex(size)}}}: trained {', '.join(tex(r.variant) for r in mine)} on {tex(_hardware([r.hardware for r in mine]))}."
+    ]
+    for r in mine:
+        if not r.results or "base" not in r.results["models"]:
+            continue
+        models = r.results["models"]
+        said = []
+        for name in r.headline()[:2]:
+            b, t = models["base"]["metrics"][name], models["finetuned"]["metrics"][name]
+            said.append(f"\\texttt{{{tex(name)}}} {b['value']:.3f} $\\to$ {t['value']:.3f} ($n={t['n']}$)")
+        if said:
+            parts.append(f"{tex(r.variant).capitalize()}: " + "; ".join(said) + ".")
+    missing = [r.variant for r in mine if not r.results]
+    if missing:
+        parts.append(f"Not evaluated yet: {', '.join(tex(v) for v in missing)}.")
+    return " ".join(parts) + "\n"
+
+
+def caveats(runs: list[Run]) -> str:
+    lines = []
+    offline = [
+        s
+        for s in sizes(runs)
+        if runs and next(r for r in runs if r.size == s).config["bases"]["instruct"]["repo"] == "offline"
+    ]
+    if offline:
+        lines.append(
+            ("The sizes " if len(offline) > 1 else "The size ")
+            + ", ".join(f"\\texttt{{{tex(s)}}}" for s in offline)
+            + (" are randomly initialised models" if len(offline) > 1 else " is a randomly initialised model")
+            + " with the real Qwen3-VL architecture, vocabulary, chat template and processors, small "
+            "enough to train in minutes on a CPU: the numbers show that every stage runs and measures "
+            "end to end, not what the method achieves on a pretrained base."
+        )
+    return "\n\n".join(lines) + ("\n" if lines else "")
