@@ -103,11 +103,20 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_root
     again = train(cfg, layout, progress=False)
     assert again.skipped  # up to date: nothing retrained
 
+    # A new configuration after a finished run starts over (that run's checkpoints are spent) ...
     changed = load_config(
         "tiny", "instruct", [*SHORT, "train.max_steps=6", "train.save_steps=2", "train.lr=5e-4"]
     )
+    with pytest.raises(KeyboardInterrupt):
+        train(changed, layout, progress=False, callbacks=[_Stop(3)])
+    ckpts = sorted(p.name for p in layout.training("instruct", "tiny").glob("checkpoint-*"))
+    assert ckpts == ["checkpoint-2"]
+    # ... but the checkpoints of an unfinished run are never resumed by, or lost to, another one.
+    third = load_config(
+        "tiny", "instruct", [*SHORT, "train.max_steps=6", "train.save_steps=2", "train.lr=2e-4"]
+    )
     with pytest.raises(TrainError, match="another configuration"):
-        train(changed, layout, progress=False)
+        train(third, layout, progress=False)
 
 
 def test_the_moe_twin_trains_lora_on_its_fused_experts(train_tiny):

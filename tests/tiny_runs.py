@@ -11,8 +11,24 @@ ONLY = {  # mix overrides that keep one generator
     + [f"data.mix.{g}=1"]
     for g in ("identity", "colour_probe", "gui", "reasoning", "general")
 }
-IDENTITY = [*FAST, *ONLY["identity"], "data.train=240", "data.val=8", "data.test=64", "train.lr=3e-3"]
-PROBE = [*FAST, *ONLY["colour_probe"], "data.train=160", "data.val=8", "data.test=48", "train.lr=3e-3"]
+IDENTITY = [
+    *FAST,
+    *ONLY["identity"],
+    "data.train=240",
+    "data.val=8",
+    "data.test=64",
+    "train.lr=3e-3",
+    "train.epochs=3",
+]
+PROBE = [
+    *FAST,
+    *ONLY["colour_probe"],
+    "data.train=160",
+    "data.val=8",
+    "data.test=48",
+    "train.lr=3e-3",
+    "train.epochs=3",
+]
 THINKING_PROBE = [
     *FAST,
     *ONLY["colour_probe"],
@@ -20,6 +36,7 @@ THINKING_PROBE = [
     "data.val=4",
     "data.test=24",
     "train.lr=3e-3",
+    "train.epochs=3",
 ]
 SHORT = [*FAST, "data.train=24", "data.val=4", "data.test=4"]
 # Dialogs (click the button the request means) with one distractor tool declared: prompts short

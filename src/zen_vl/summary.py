@@ -42,7 +42,9 @@ def summary(size: str, layout: Layout | None = None) -> str:
             parts.append(f"mlx {', '.join(_rel(f, root) for f in folders)} ({secs:.0f} s)")
         lines.append(f"  {variant:<9} " + "\n            ".join(parts))
     record = layout.upload_record(size)
-    lines.append(f"  {'upload':<9} {_rel(record, root) if record.is_file() else 'not uploaded (dry run or no token)'}")
+    lines.append(
+        f"  {'upload':<9} {_rel(record, root) if record.is_file() else 'not uploaded (dry run or no token)'}"
+    )
     pdf = layout.paper() / "zen-vl.pdf"
     lines.append(f"  {'paper':<9} {_rel(pdf, root) if pdf.is_file() else 'not built (make paper)'}")
     evaluated = [r for r in runs.values() if r.results and "base" in r.results["models"]]

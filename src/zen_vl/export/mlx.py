@@ -8,14 +8,15 @@ conversion and its check run here; on a Mac it is the user's real path.
 Everything that imports mlx_vlm runs in a child process: importing it registers its own processor
 classes with transformers, which then hands MLX arrays to later torch code in the same process.
 
-python -m zen_vl.export.mlx BUILD HF_FOLDER MLX_FOLDER BITS   (convert + logit check; prints JSON)
+python -m zen_vl.export.mlx BUILD HF_FOLDER BITS=FOLDER...    (convert + logit check; prints JSON)
 python -m zen_vl.export.mlx CHECK MLX_FOLDER HF_FOLDER        (the logit check alone)
 python -m zen_vl.export.mlx ASK MLX_FOLDER IMAGE PROMPT       (a greedy answer to an image prompt)
-One child per quantisation: importing mlx_vlm costs ~6 s, so convert and check share it.
+One child converts and checks every bit width: importing mlx_vlm alone costs ~6 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -88,36 +89,33 @@ def export_mlx(
     version = _require_mlx()
     record = merged.parent / "provenance.json"
     source = hashlib.sha256(record.read_bytes() if record.is_file() else b"").hexdigest()[:16]
-    out = []
+    todo = {}
     for bits in cfg.export.mlx_bits:
         dest = layout.mlx(cfg.variant, cfg.size, bits)
-        fp = f"{source}-{bits}-{version}"
         old = read_manifest(dest)
-        if old and old.get("fingerprint") == fp and not force:
+        if old and old.get("fingerprint") == f"{source}-{bits}-{version}" and not force:
             if progress:
                 print(f"mlx: up to date ({dest})")
-            out.append(dest)
-            continue
+        else:
+            todo[bits] = dest
+    if todo:
         start = time.perf_counter()
-        with building(dest, replace=True) as tmp:
-            check = json.loads(_child("BUILD", merged, tmp, bits))
-            if progress:
-                print(
-                    f"mlx: {dest.name}: max |d logit| {check['max_abs_diff']:.3f}, "
-                    f"top-1 agreement with HF {check['top1_agreement']:.2f} over {check['positions']} positions"
-                )
-            write_json(
-                tmp / MANIFEST,
-                {
-                    "fingerprint": fp,
-                    "source": str(merged),
-                    "bits": bits,
-                    "mlx_vlm": version,
-                    "check": check,
-                    "seconds": round(time.perf_counter() - start, 1),
-                },
-            )
-        out.append(dest)
+        with contextlib.ExitStack() as stack:
+            tmps = {bits: stack.enter_context(building(dest, replace=True)) for bits, dest in todo.items()}
+            # One child converts and checks every bit width: one mlx_vlm import, one HF reference.
+            checks = json.loads(_child("BUILD", merged, *(f"{b}={t}" for b, t in tmps.items())))
+            seconds = round((time.perf_counter() - start) / len(todo), 1)
+            for bits, tmp in tmps.items():
+                check = checks[str(bits)]
+                if progress:
+                    print(
+                        f"mlx: {todo[bits].name}: max |d logit| {check['max_abs_diff']:.3f}, top-1 agreement "
+                        f"with HF {check['top1_agreement']:.2f} over {check['positions']} positions"
+                    )
+                manifest = {"fingerprint": f"{source}-{bits}-{version}", "source": str(merged), "bits": bits}
+                manifest |= {"mlx_vlm": version, "check": check, "seconds": seconds}
+                write_json(tmp / MANIFEST, manifest)
+    out = [layout.mlx(cfg.variant, cfg.size, bits) for bits in cfg.export.mlx_bits]
     write_json(
         layout.mlx_index(cfg.variant, cfg.size),
         {"source": str(merged), "folders": {d.name: read_manifest(d) for d in out}},
@@ -161,20 +159,23 @@ def _ask(folder: str, image: str, prompt: str) -> dict:
     }
 
 
-def _build(hf_folder: str, mlx_folder: str, bits: str) -> dict:
-    """mlx-vlm's own converter (quantised to `bits`), then the logit check, in one process."""
-    import contextlib
+def _build(hf_folder: str, *targets: str) -> dict:
+    """mlx-vlm's own converter for each `bits=folder`, then the logit check, in one process."""
     import io
 
     from mlx_vlm import convert
 
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log):
-            convert(hf_folder, mlx_folder, quantize=True, q_bits=int(bits))
-    except Exception as exc:
-        raise SystemExit(f"mlx_vlm convert ({bits}-bit) failed: {exc}\n{log.getvalue()[-2000:]}") from exc
-    return mlx_logit_check(Path(mlx_folder), Path(hf_folder))
+    checks = {}
+    for target in targets:
+        bits, folder = target.split("=", 1)
+        log = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(log):
+                convert(hf_folder, folder, quantize=True, q_bits=int(bits))
+        except Exception as exc:
+            raise SystemExit(f"mlx_vlm convert ({bits}-bit) failed: {exc}\n{log.getvalue()[-2000:]}") from exc
+        checks[bits] = mlx_logit_check(Path(folder), Path(hf_folder))
+    return checks
 
 
 if __name__ == "__main__":

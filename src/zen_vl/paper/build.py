@@ -130,15 +130,15 @@ def _latex_error(log: Path) -> str:
 
 def build_paper(layout: Layout | None = None, *, force: bool = False, progress: bool = True) -> Path:
     layout = layout or Layout.default()
+    latexmk = shutil.which("latexmk")
+    if latexmk is None:
+        raise ZenError(f"make paper needs latexmk and TeX Live: {INSTALL}")
     runs = collect(layout)
     if not runs:
         raise ZenError(
             f"no measured results under {layout.root}: run `make all SIZE=tiny` (or train and evaluate a "
             "variant) before `make paper`"
         )
-    latexmk = shutil.which("latexmk")
-    if latexmk is None:
-        raise ZenError(f"make paper needs latexmk and TeX Live: {INSTALL}")
     out = layout.paper()
     with (
         building(out / "tables", replace=True) as table_dir,

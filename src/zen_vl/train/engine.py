@@ -27,11 +27,11 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from zen_vl.atomic import write_json
 from zen_vl.base.load import check_base, load_processor
-from zen_vl.chat import IGNORE_INDEX
 from zen_vl.config import ZenConfig
 from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
 from zen_vl.paths import Layout
 from zen_vl.train.collate import Collator, ConversationDataset
+from zen_vl.train.loss import supervised_loss
 from zen_vl.train.merge import publish, read_provenance
 from zen_vl.train.model import TrainError, load_model, param_groups, prepare, trainable_summary
 from zen_vl.train.provenance import device_name, git_commit, versions
@@ -85,28 +85,10 @@ class ZenTrainer(Trainer):
         return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """The model's own causal-LM loss, but with logits only where a label is supervised.
-
-        The lm_head over Qwen's 152k vocabulary dominates a step when most tokens are prompt and
-        image; `logits_to_keep` (a tensor of positions) skips the rest. Same value as the model's
-        loss (tested), normalised the same way (`num_items_in_batch`), so gradient accumulation and
-        multi-device averaging behave exactly as in Trainer.
-        """
-        shifted = inputs["labels"][:, 1:]
-        keep = shifted.ne(IGNORE_INDEX).any(0).nonzero().squeeze(-1)
-        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, logits_to_keep=keep)
-        target = shifted[:, keep]
-        supervised = target.ne(IGNORE_INDEX)
-        # Softmax only over the supervised (row, position) pairs, not the whole kept block.
-        loss = torch.nn.functional.cross_entropy(
-            outputs.logits[supervised].float(), target[supervised], reduction="sum"
-        )
-        if num_items_in_batch is None:
-            loss = loss / supervised.sum().clamp(min=1)
-        else:
-            loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
-            if self.args.average_tokens_across_devices:
-                loss = loss * self.accelerator.num_processes
+        """The model's causal-LM loss with logits only for supervised tokens (zen_vl.train.loss)."""
+        loss, outputs = supervised_loss(model, inputs, num_items_in_batch)
+        if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+            loss = loss * self.accelerator.num_processes
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict, *args, **kwargs) -> None:
@@ -214,6 +196,13 @@ def train(
 
     last = get_last_checkpoint(str(out)) if out.is_dir() else None
     previous = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else None
+    finished = bool(previous and done and done.get("run_fingerprint") == previous.get("run_fingerprint"))
+    if last and finished and (force or previous.get("run_fingerprint") != run_id):
+        # That run is complete and its model published: its checkpoints are not a run to resume.
+        if is_main_process():
+            print(f"{out}: starting over (the checkpoints belong to the finished, published run)")
+            shutil.rmtree(out, ignore_errors=True)
+        last = previous = None
     if last and (previous is None or previous.get("run_fingerprint") != run_id):
         raise TrainError(
             f"{out} holds checkpoints of another configuration or dataset; remove that folder to start over "

@@ -1,0 +1,96 @@
+"""The README's first command, run as written: `make demo` (= `make all SIZE=tiny`) end to end, then
+reruns that must do nothing, and a resume that must redo only what was removed."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from zen_vl.config import VARIANTS
+from zen_vl.paper.results import collect
+from zen_vl.paths import Layout
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's quick-start block (comments stripped)."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"## Quick start.*?```bash\n(.*?)```", text, re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def test_readme_quick_start_is_demo_then_test():
+    assert readme_commands() == ["make demo", "make test"]
+    dry = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True)
+    assert dry.returncode == 0 and "all SIZE=tiny" in dry.stdout
+
+
+def _env(root: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "HF_TOKEN")}
+    # No Hub token anywhere: the upload stage must be a dry run.
+    return {**env, "ZEN_VL_ROOT": str(root), "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf-home")}
+
+
+def _make(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", *args], cwd=REPO, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_make_demo_end_to_end_then_reruns_nothing_and_resumes(tmp_path):
+    env = _env(tmp_path)
+    run = subprocess.run(readme_commands()[0].split(), cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    layout = Layout(tmp_path)
+
+    # Every stage's artifact, and the summary that says where they are.
+    for v in VARIANTS:
+        assert (layout.finetuned(v, "tiny") / "eval" / "results.json").is_file()
+        assert (layout.gguf(v, "tiny") / "zen_vl_gguf.json").is_file()
+        assert layout.mlx_index(v, "tiny").is_file()
+    pdf = tmp_path / "paper" / "zen-vl.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert "dry run (no token" in run.stdout
+    assert "evaluation (held-out test set): base -> finetuned" in run.stdout
+    assert "paper     paper/zen-vl.pdf" in run.stdout and "pipeline (make all SIZE=tiny):" in run.stdout
+
+    # The paper's tables hold the numbers the pipeline wrote.
+    runs = collect(layout)
+    assert [r.variant for r in runs] == list(VARIANTS)
+    eval_table = (tmp_path / "paper" / "tables" / "eval-tiny.tex").read_text()
+    for r in runs:
+        models = r.results["models"]
+        for name in r.headline():
+            row = next(line for line in eval_table.splitlines() if name.replace("_", r"\_") + "}" in line)
+            assert f"{models['base']['metrics'][name]['value']:.3f}" in row
+            assert f"{models['finetuned']['metrics'][name]['value']:.3f}" in row
+    training = (tmp_path / "paper" / "tables" / "training.tex").read_text()
+    export = (tmp_path / "paper" / "tables" / "export.tex").read_text()
+    for r in runs:
+        assert f"{r.metrics['wall_s']:.0f}" in training and f"{r.metrics['tokens_per_s']:.0f}" in training
+        assert f"{r.gguf['files'][r.gguf['text']]['bytes'] / 2**20:.1f}" in export
+    log = (tmp_path / "paper" / "build" / "zen-vl.log").read_text(errors="replace")
+    assert "undefined" not in log.lower() and "TBD" not in eval_table + training + export
+
+    # A rerun does nothing but the (dry-run) upload and the summary.
+    again = _make(["all", "SIZE=tiny"], env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for script in ("download", "build_data", "train", "evaluate", "export_gguf", "export_mlx", "paper"):
+        assert f"scripts/{script}.py" not in again.stdout
+    assert "scripts/upload.py" in again.stdout
+
+    # Resume: remove one export; only it (and what reads it) is redone.
+    shutil.rmtree(layout.gguf("agent", "tiny"))
+    resumed = _make(["all", "SIZE=tiny"], env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "scripts/export_gguf.py --size tiny --variant agent" in resumed.stdout
+    for script in ("train", "evaluate", "export_mlx"):
+        assert f"scripts/{script}.py" not in resumed.stdout
+    assert "export_gguf.py --size tiny --variant instruct" not in resumed.stdout
+    assert json.loads((layout.gguf("agent", "tiny") / "zen_vl_gguf.json").read_text())["parity"][
+        "same_greedy"
+    ]
