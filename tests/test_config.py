@@ -72,9 +72,9 @@ def test_overrides_win_and_are_typed():
 def test_per_variant_block_in_a_size_file(tmp_path):
     root = _copy_configs(tmp_path)
     path = root / "sizes" / "tiny.yaml"
-    path.write_text(path.read_text() + "variants:\n  agent:\n    train: {lr: 3.0e-3}\n")
-    assert load_config("tiny", "agent", root=root).train.lr == 3e-3
-    assert load_config("tiny", "instruct", root=root).train.lr != 3e-3
+    path.write_text(path.read_text() + "variants:\n  agent:\n    train: {lr: 7.0e-3}\n")
+    assert load_config("tiny", "agent", root=root).train.lr == 7e-3
+    assert load_config("tiny", "instruct", root=root).train.lr != 7e-3
 
 
 @pytest.mark.parametrize(
