@@ -73,6 +73,8 @@ def test_make_demo_end_to_end_then_reruns_nothing_and_resumes(tmp_path):
     for r in runs:
         assert f"{r.metrics['wall_s']:.0f}" in training and f"{r.metrics['tokens_per_s']:.0f}" in training
         assert f"{r.gguf['files'][r.gguf['text']]['bytes'] / 2**20:.1f}" in export
+    for table in (eval_table, training, export):  # every caption names the hardware that measured it
+        assert "not recorded" not in table and "CPU (" in table
     log = (tmp_path / "paper" / "build" / "zen-vl.log").read_text(errors="replace")
     assert "undefined" not in log.lower() and "TBD" not in eval_table + training + export
 

@@ -17,6 +17,7 @@ from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.export.llama_cpp import LlamaCpp, ensure_llama_cpp
 from zen_vl.paths import Layout
+from zen_vl.train.provenance import cpu_name
 
 MANIFEST = "zen_vl_gguf.json"
 
@@ -147,6 +148,7 @@ def export_gguf(
                 "parity": parity,
                 "files": files,
                 "seconds": round(time.perf_counter() - start, 1),
+                "hardware": cpu_name(),  # where the conversion and the parity check ran
             },
         )
     return dest

@@ -32,6 +32,7 @@ from zen_vl.atomic import building, write_json
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.paths import Layout
+from zen_vl.train.provenance import cpu_name
 
 MANIFEST = "zen_vl_mlx.json"
 INSTALL = "pip install 'mlx[cpu]' mlx-vlm (Linux) or pip install mlx-vlm (macOS); `make install` does it"
@@ -113,7 +114,7 @@ def export_mlx(
                         f"with HF {check['top1_agreement']:.2f} over {check['positions']} positions"
                     )
                 manifest = {"fingerprint": f"{source}-{bits}-{version}", "source": str(merged), "bits": bits}
-                manifest |= {"mlx_vlm": version, "check": check, "seconds": seconds}
+                manifest |= {"mlx_vlm": version, "check": check, "seconds": seconds, "hardware": cpu_name()}
                 write_json(tmp / MANIFEST, manifest)
     out = [layout.mlx(cfg.variant, cfg.size, bits) for bits in cfg.export.mlx_bits]
     write_json(

@@ -38,9 +38,16 @@ def git_commit(repo: Path | None = None) -> dict[str, str | bool | None]:
     return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
+def cpu_name() -> str:
+    """The CPU torch computes on here, e.g. `CPU (x86_64, 2 threads)` (exports are checked on it)."""
+    import torch
+
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
 def device_name() -> str:
     import torch
 
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return cpu_name()
