@@ -31,18 +31,23 @@ def supervised_loss(model, inputs: dict, num_items_in_batch=None) -> tuple[torch
     target = shifted[:, keep]
     supervised = target.ne(IGNORE_INDEX)
 
+    narrowed = []
+
     def narrow(_module, args):
         hidden = args[0]
-        return (hidden[supervised].unsqueeze(0), *args[1:]) if hidden.shape[:2] == supervised.shape else None
+        if hidden.shape[:2] != supervised.shape:
+            return None
+        narrowed.append(True)
+        return (hidden[supervised].unsqueeze(0), *args[1:])
 
     handle = _output_layer(model).register_forward_pre_hook(narrow)
     try:
         outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, logits_to_keep=keep)
     finally:
         handle.remove()
-    logits = (
-        outputs.logits[0] if outputs.logits.shape[1] == int(supervised.sum()) else outputs.logits[supervised]
-    )
+    # Narrowed: one row of logits per supervised token; otherwise (the hook did not see the output
+    # layer's usual input) pick those tokens from the kept block.
+    logits = outputs.logits[0] if narrowed else outputs.logits[supervised]
     loss = torch.nn.functional.cross_entropy(logits.float(), target[supervised], reduction="sum")
     if num_items_in_batch is None:
         return loss / supervised.sum().clamp(min=1), outputs
