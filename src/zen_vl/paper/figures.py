@@ -17,7 +17,7 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "pdf.fonttype": 42, "svg.hashsalt": "zen-vl"})
+    plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "pdf.fonttype": 42})
     return plt
 
 

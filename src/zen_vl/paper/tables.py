@@ -3,7 +3,7 @@ its numbers; rows exist only for what was measured."""
 
 from __future__ import annotations
 
-from zen_vl.paper.results import Run, sizes
+from zen_vl.paper.results import Run
 
 _ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
@@ -56,7 +56,7 @@ def configuration(runs: list[Run]) -> str:
         adapter = (
             "full"
             if lora["method"] == "full"
-            else f"{lora['method']} r={lora['r']}, $\\alpha$={lora['alpha']}"
+            else f"{tex(lora['method'])} r={lora['r']}, $\\alpha$={lora['alpha']}"
         )
         rows.append(
             [
@@ -64,7 +64,7 @@ def configuration(runs: list[Run]) -> str:
                 tex(r.variant),
                 r"\texttt{" + tex(repo) + "}",
                 f"{base.get('parameters', 0) / 1e6:.1f}M" if base.get("parameters") else "--",
-                tex(adapter).replace(r"\$\textbackslash{}alpha\$", r"$\alpha$"),
+                adapter,
                 f"{train['lr']:g}",
                 f"{train['batch_size']}$\\times${train['grad_accum']}",
                 tex(train["precision"]),
@@ -183,9 +183,8 @@ def export(runs: list[Run]) -> str | None:
         rows.append([tex(r.size), tex(r.variant), *cells, mlx])
     if not rows:
         return None
-    hardware = _hardware(
-        [(r.gguf or {}).get("hardware") for r in runs] + [(r.mlx or {}).get("hardware") for r in runs]
-    )
+    builds = [m for r in runs if r.mlx for m in r.mlx["folders"].values() if m]
+    hardware = _hardware([(r.gguf or {}).get("hardware") for r in runs] + [m.get("hardware") for m in builds])
     return _table(
         "tab:export",
         "Exports as written by \\texttt{make gguf} and \\texttt{make mlx}: GGUF sizes in MiB (F16 text model, "
@@ -255,11 +254,7 @@ def summary(runs: list[Run], size: str) -> str:
 
 def caveats(runs: list[Run]) -> str:
     lines = []
-    offline = [
-        s
-        for s in sizes(runs)
-        if runs and next(r for r in runs if r.size == s).config["bases"]["instruct"]["repo"] == "offline"
-    ]
+    offline = list(dict.fromkeys(r.size for r in runs if r.config.get("tiny")))  # built offline, random
     if offline:
         lines.append(
             ("The sizes " if len(offline) > 1 else "The size ")
