@@ -98,12 +98,13 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     parts = {"vision": 0.0, "language_model": 0.0, "backward": 0.0, "optimizer": 0.0}
-    timed = 0
+    timed, first_loss = 0, None
     for step in range(warmup + steps):
         clock.vision = 0.0
         t0 = clock.now()
         loss = loss_fn(model, batch)
         t1 = clock.now()
+        first_loss = float(loss) if first_loss is None else first_loss
         loss.backward()
         t2 = clock.now()
         optimizer.step()
@@ -151,6 +152,7 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
         "tflops_per_s": flops / step_s / 1e12,
         "mfu": flops / step_s / peak if peak else None,
         "steps": timed,
+        "first_loss": first_loss,  # same weights and batch: equal in both modes
         "loss": float(loss),
     }
 
