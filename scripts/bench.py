@@ -20,7 +20,9 @@ def main() -> int:
     if cfg.tiny is None and cfg.shape is None:
         from zen_vl.errors import ZenError
 
-        raise ZenError(f"configs/sizes/{args.size}.yaml has no `shape:` section to build the bench model from")
+        raise ZenError(
+            f"configs/sizes/{args.size}.yaml has no `shape:` section to build the bench model from"
+        )
     run_bench(
         args.size,
         args.device,

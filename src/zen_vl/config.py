@@ -296,7 +296,9 @@ class BenchCfg(_Strict):
     batch_size: int = Field(2, gt=0, description="samples per step")
     image_tokens: int = Field(1024, gt=0, description="visual tokens per sample (one square image)")
     text_tokens: int = Field(1024, gt=0, description="text tokens per sample (question + answer)")
-    answer_share: float = Field(0.5, gt=0, le=1, description="share of the text that is the supervised answer")
+    answer_share: float = Field(
+        0.5, gt=0, le=1, description="share of the text that is the supervised answer"
+    )
     steps: int = Field(10, gt=0, description="timed steps")
     warmup: int = Field(3, ge=0, description="untimed steps first")
 

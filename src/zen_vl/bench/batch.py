@@ -26,7 +26,9 @@ def _text(rng: random.Random, tokenizer, n_tokens: int) -> str:
     return tokenizer.decode(ids)
 
 
-def fixed_batch(processor, *, samples: int, image_tokens: int, text_tokens: int, answer_share: float, vision_kwargs):
+def fixed_batch(
+    processor, *, samples: int, image_tokens: int, text_tokens: int, answer_share: float, vision_kwargs
+):
     """`samples` rendered conversations, padded into one batch (labels on the answers only).
 
     An image of side 32·sqrt(image_tokens) px gives image_tokens visual tokens (16 px patches, 2x2 merge).
@@ -46,7 +48,10 @@ def fixed_batch(processor, *, samples: int, image_tokens: int, text_tokens: int,
                         {"type": "text", "text": _text(rng, processor.tokenizer, text_tokens - answer)},
                     ],
                 },
-                {"role": "assistant", "content": [{"type": "text", "text": _text(rng, processor.tokenizer, answer)}]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": _text(rng, processor.tokenizer, answer)}],
+                },
             ]
         }
         out = render(sample, processor, processor_kwargs=vision_kwargs)

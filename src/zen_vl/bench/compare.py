@@ -22,7 +22,9 @@ def _child(mode: str, size: str, device: str, steps: int, warmup: int, overrides
     cmd = [sys.executable, "-m", "zen_vl.bench.run", mode, size, device, str(steps), str(warmup), *overrides]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
-        raise ZenError(f"bench {mode} on {size}/{device} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
+        raise ZenError(
+            f"bench {mode} on {size}/{device} failed (exit {run.returncode}):\n{run.stderr[-3000:]}"
+        )
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 

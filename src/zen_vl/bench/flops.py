@@ -55,11 +55,20 @@ def counts(model) -> Counts:
             llm += n
     if head == 0:  # tied: the output layer is the embedding matrix
         head = text.vocab_size * text.hidden_size
-    return Counts(llm, head, vis, merger, text.num_hidden_layers, text.hidden_size, vision.depth, vision.hidden_size)
+    return Counts(
+        llm, head, vis, merger, text.num_hidden_layers, text.hidden_size, vision.depth, vision.hidden_size
+    )
 
 
 def step_flops(
-    c: Counts, *, tokens: int, logit_tokens: int, seq: int, patches: int, image_patches: int, checkpointing: bool
+    c: Counts,
+    *,
+    tokens: int,
+    logit_tokens: int,
+    seq: int,
+    patches: int,
+    image_patches: int,
+    checkpointing: bool,
 ) -> float:
     """FLOPs of one training step: `tokens` (in sequences of `seq`) through the language model,
     `logit_tokens` through the output layer, `patches` (`image_patches` per image) through the vision

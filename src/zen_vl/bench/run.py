@@ -52,7 +52,9 @@ def build_model(cfg, device: str):
     shape = cfg.tiny or cfg.shape
     torch.manual_seed(0)
     with torch.device(device):
-        model = AutoModelForImageTextToText.from_config(model_config(shape), dtype=DTYPES[cfg.train.precision])
+        model = AutoModelForImageTextToText.from_config(
+            model_config(shape), dtype=DTYPES[cfg.train.precision]
+        )
     return model
 
 
@@ -142,7 +144,12 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
         "size": size,
         "device": name,
         "precision": cfg.train.precision,
-        "batch": {"samples": bench.batch_size, "tokens": tokens, "supervised": supervised, "patches": patches},
+        "batch": {
+            "samples": bench.batch_size,
+            "tokens": tokens,
+            "supervised": supervised,
+            "patches": patches,
+        },
         "step_s": step_s,
         "tokens_per_s": tokens / step_s,
         "samples_per_s": bench.batch_size / step_s,
