@@ -11,10 +11,43 @@ from PIL import Image
 from zen_vl.chat import render
 from zen_vl.train.collate import CONCAT, Collator
 
-WORDS = (
-    "the screen shows a form with a name field a submit button and a settings menu near the top left "
-    "corner where the user can change the language colour scheme and font size before saving"
-).split()
+WORDS = [
+    "the",
+    "screen",
+    "shows",
+    "a",
+    "form",
+    "with",
+    "a",
+    "name",
+    "field",
+    "a",
+    "submit",
+    "button",
+    "and",
+    "a",
+    "settings",
+    "menu",
+    "near",
+    "the",
+    "top",
+    "left",
+    "corner",
+    "where",
+    "the",
+    "user",
+    "can",
+    "change",
+    "the",
+    "language",
+    "colour",
+    "scheme",
+    "and",
+    "font",
+    "size",
+    "before",
+    "saving",
+]
 
 
 def _text(rng: random.Random, tokenizer, n_tokens: int) -> str:

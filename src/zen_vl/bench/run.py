@@ -132,7 +132,7 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
         image_patches=int(grid[0].prod()),
         checkpointing=cfg.train.gradient_checkpointing,
     )
-    name = device_name() if device.startswith("cuda") else device_name()
+    name = device_name()
     peak = peak_flops(name)
     memory = (
         torch.cuda.max_memory_allocated() / 2**30
