@@ -68,8 +68,9 @@ upload: $(INSTALLED)  ## push SIZE's variants + GGUF/MLX to the Hub with model c
 paper: $(INSTALLED)  ## paper/zen-vl.pdf from the measured results of every size run so far (needs latexmk)
 	$(PY) scripts/paper.py $(if $(FORCE),--force)
 
-bench:  ## throughput and memory, ours vs plain HF LoRA
-	@echo "make $@: not implemented yet (issue #8)"; exit 1
+DEVICE ?= cpu
+bench: $(INSTALLED)  ## tokens/s, step split, memory, MFU: ours vs plain HF+peft LoRA on SIZE's shape (DEVICE=cuda)
+	$(PY) scripts/bench.py --size $(SIZE) --device $(DEVICE) $(OVERRIDES)
 
 llama-cpp: $(INSTALLED)  ## build the pinned llama.cpp into ~/.cache/zen-vl once (make gguf does it when needed)
 	$(PY) scripts/setup_llama_cpp.py

@@ -78,6 +78,7 @@ class TinyArch(_Strict):
     num_experts: int = Field(4, gt=0)
     num_experts_per_tok: int = Field(2, gt=0)
     moe_intermediate_size: int = Field(512, gt=0)
+    tie_word_embeddings: bool = Field(True, description="output layer shares the embedding matrix")
     dtype: Literal["float32", "bfloat16"] = "float32"
     seed: int = 0
 
@@ -289,6 +290,19 @@ class DataCfg(_Strict):
         return self
 
 
+class BenchCfg(_Strict):
+    """`make bench`: the fixed batch both modes train on."""
+
+    batch_size: int = Field(2, gt=0, description="samples per step")
+    image_tokens: int = Field(1024, gt=0, description="visual tokens per sample (one square image)")
+    text_tokens: int = Field(1024, gt=0, description="text tokens per sample (question + answer)")
+    answer_share: float = Field(
+        0.5, gt=0, le=1, description="share of the text that is the supervised answer"
+    )
+    steps: int = Field(10, gt=0, description="timed steps")
+    warmup: int = Field(3, ge=0, description="untimed steps first")
+
+
 class ZenConfig(_Strict):
     size: str = Field(description="from the command line: configs/sizes/<size>.yaml")
     variant: Variant = Field(description="from the command line")
@@ -297,6 +311,9 @@ class ZenConfig(_Strict):
     base: Flavor = Field("instruct", description="which of `bases` this variant starts from")
     template: Flavor = Field("instruct", description="chat template the variant is trained with")
     tiny: TinyArch | None = Field(None, description="set: the base is built offline, not downloaded")
+    shape: TinyArch | None = Field(
+        None, description="the published architecture: make bench builds random weights of it (no download)"
+    )
     identity: IdentityCfg = IdentityCfg()
     lora: LoraCfg = LoraCfg()
     train: TrainCfg = TrainCfg()
@@ -304,6 +321,7 @@ class ZenConfig(_Strict):
     data: DataCfg = DataCfg()
     eval: EvalCfg = EvalCfg()
     export: ExportCfg = ExportCfg()
+    bench: BenchCfg = BenchCfg()
 
     @model_validator(mode="after")
     def _check(self) -> ZenConfig:

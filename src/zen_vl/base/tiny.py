@@ -76,7 +76,7 @@ def model_config(arch: TinyArch):
         },
         bos_token_id=FIRST_ADDED_ID,
         eos_token_id=EOS_IDS[0],
-        tie_word_embeddings=True,
+        tie_word_embeddings=arch.tie_word_embeddings,
     )
     vision = dict(
         depth=arch.vision_depth,
@@ -97,7 +97,7 @@ def model_config(arch: TinyArch):
         video_token_id=VIDEO_PAD,
         vision_start_token_id=VISION_START,
         vision_end_token_id=VISION_END,
-        tie_word_embeddings=True,
+        tie_word_embeddings=arch.tie_word_embeddings,
     )
     if arch.moe:
         from transformers import Qwen3VLMoeConfig

@@ -1,0 +1,37 @@
+"""Benchmark one training step of our path against plain HF + peft LoRA on the SIZE's shape (random weights).
+
+python scripts/bench.py --size tiny [--device cpu|cuda] [--steps N] [--warmup N] [KEY=VALUE ...]
+Writes bench/results/<size>-<device>-<UTC time>.json and prints the side-by-side table.
+"""
+
+from zen_vl.cli import parser, run
+
+
+def main() -> int:
+    p = parser(__doc__, variant=False)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--steps", type=int, help="timed steps (default: bench.steps of the size)")
+    p.add_argument("--warmup", type=int, help="untimed steps first (default: bench.warmup)")
+    args = p.parse_args()
+    from zen_vl.bench.compare import run_bench
+    from zen_vl.config import load_config
+
+    cfg = load_config(args.size, "instruct", args.overrides)
+    if cfg.tiny is None and cfg.shape is None:
+        from zen_vl.errors import ZenError
+
+        raise ZenError(
+            f"configs/sizes/{args.size}.yaml has no `shape:` section to build the bench model from"
+        )
+    run_bench(
+        args.size,
+        args.device,
+        steps=args.steps or cfg.bench.steps,
+        warmup=cfg.bench.warmup if args.warmup is None else args.warmup,
+        overrides=args.overrides,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
