@@ -69,8 +69,8 @@ paper: $(INSTALLED)  ## paper/zen-vl.pdf from the measured results of every size
 	$(PY) scripts/paper.py $(if $(FORCE),--force)
 
 DEVICE ?= cpu
-bench: $(INSTALLED)  ## tokens/s, step split, memory, MFU: ours vs plain HF+peft LoRA on SIZE's shape (DEVICE=cuda)
-	$(PY) scripts/bench.py --size $(SIZE) --device $(DEVICE) $(OVERRIDES)
+bench: $(INSTALLED)  ## tokens/s, step split, memory, MFU: ours vs plain HF+peft LoRA on SIZE's shape (DEVICE=cuda, ABLATE=1)
+	$(PY) scripts/bench.py --size $(SIZE) --device $(DEVICE) $(if $(ABLATE),--ablate) $(OVERRIDES)
 
 llama-cpp: $(INSTALLED)  ## build the pinned llama.cpp into ~/.cache/zen-vl once (make gguf does it when needed)
 	$(PY) scripts/setup_llama_cpp.py

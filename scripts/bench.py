@@ -1,7 +1,8 @@
 """Benchmark one training step of our path against plain HF + peft LoRA on the SIZE's shape (random weights).
 
-python scripts/bench.py --size tiny [--device cpu|cuda] [--steps N] [--warmup N] [KEY=VALUE ...]
-Writes bench/results/<size>-<device>-<UTC time>.json and prints the side-by-side table.
+python scripts/bench.py --size tiny [--device cpu|cuda] [--steps N] [--warmup N] [--ablate] [KEY=VALUE ...]
+--ablate also runs our path once per optimisation turned the other way (attention, patch embedding,
+activation checkpointing; on CUDA Liger and bf16). Writes bench/results/<size>-<device>-<UTC time>.json and prints the side-by-side table.
 """
 
 from zen_vl.cli import parser, run
@@ -12,6 +13,7 @@ def main() -> int:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--steps", type=int, help="timed steps (default: bench.steps of the size)")
     p.add_argument("--warmup", type=int, help="untimed steps first (default: bench.warmup)")
+    p.add_argument("--ablate", action="store_true", help="measure each optimisation on and off")
     args = p.parse_args()
     from zen_vl.bench.compare import run_bench
     from zen_vl.config import load_config
@@ -29,6 +31,7 @@ def main() -> int:
         steps=args.steps or cfg.bench.steps,
         warmup=cfg.bench.warmup if args.warmup is None else args.warmup,
         overrides=args.overrides,
+        ablate=args.ablate,
     )
     return 0
 

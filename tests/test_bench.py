@@ -20,6 +20,7 @@ def test_bench_compares_both_modes_on_the_same_start(tmp_path):
         "1",
         "--warmup",
         "0",
+        "--ablate",
         "bench.batch_size=2",
     ]
     run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -35,3 +36,18 @@ def test_bench_compares_both_modes_on_the_same_start(tmp_path):
         assert abs(sum(r["split"].values()) - 1) < 1e-6 and r["split"]["vision"] > 0
     assert ours["batch"]["supervised"] < ours["batch"]["tokens"]
     assert record["collate_samples_per_s"] > 0 and "tokens/s" in run.stdout
+    assert (
+        ours["kernels"]["patch_embed"] in ("linear", "conv3d") and base["kernels"]["patch_embed"] == "conv3d"
+    )
+    # Each optimisation turned the other way: the same loss (exact kernels), its own speed and memory.
+    flips = record["ablations"]
+    assert {f.split("=")[0] for f in flips} == {
+        "train.attention",
+        "train.patch_embed",
+        "train.gradient_checkpointing",
+    }
+    assert flips["train.gradient_checkpointing=true"]["gradient_checkpointing"] is True
+    assert flips["train.attention=eager"]["kernels"]["attention"] == "eager"
+    for flip in flips.values():
+        assert abs(flip["first_loss"] - ours["first_loss"]) < 1e-4 and flip["tokens_per_s"] > 0
+    assert "ours with" in run.stdout

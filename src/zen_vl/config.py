@@ -153,6 +153,18 @@ class TrainCfg(_Strict):
     )
     report_to: list[Literal["tensorboard", "wandb"]] = ["tensorboard"]
     dataloader_workers: int = Field(2, ge=0, description="processes rendering samples (images) for the GPU")
+    attention: Literal["sdpa", "flash_attention_2", "eager"] = Field(
+        "sdpa", description="attention kernel; flash_attention_2 needs the gpu extra (flash-attn)"
+    )
+    packing: bool = Field(
+        False,
+        description="pack each micro-batch into rows of at most max_length tokens, each sample with its own "
+        "mRoPE positions and attention (batch_size > 1)",
+    )
+    liger: bool = Field(False, description="Liger Triton kernels (RMSNorm, RoPE); CUDA and the gpu extra")
+    patch_embed: Literal["auto", "linear", "conv3d"] = Field(
+        "auto", description="vision patch embedding: auto times Conv3d against the equivalent matmul"
+    )
 
 
 class VisionCfg(_Strict):

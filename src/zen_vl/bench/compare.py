@@ -66,9 +66,48 @@ def table(results: dict) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-def run_bench(size: str, device: str, *, steps: int, warmup: int, overrides: list[str], layout=None) -> Path:
+def ablations(size: str, device: str, overrides: list[str]) -> list[str]:
+    """One override per optimisation, each turning it the other way from the configured path."""
+    from zen_vl.config import load_config
+
+    t = load_config(size, "instruct", overrides).train
+    flips = [
+        f"train.attention={'eager' if t.attention != 'eager' else 'sdpa'}",
+        f"train.patch_embed={'conv3d' if t.patch_embed != 'conv3d' else 'linear'}",
+        f"train.gradient_checkpointing={str(not t.gradient_checkpointing).lower()}",
+    ]
+    if device.startswith("cuda"):  # Triton kernels and bf16 matmuls need the GPU
+        flips.append(f"train.liger={str(not t.liger).lower()}")
+        flips.append(f"train.precision={'fp32' if t.precision != 'fp32' else 'bf16'}")
+    return flips
+
+
+def ablation_table(ours: dict, runs: dict[str, dict]) -> str:
+    rows = [("ours with", "tokens/s", "vs ours", "peak memory GB", "vs ours")]
+    for flip, r in runs.items():
+        rows.append((flip, f"{r['tokens_per_s']:.0f}", f"{r['tokens_per_s'] / ours['tokens_per_s']:.2f}x",
+                     f"{r['peak_memory_gb']:.2f}", f"{r['peak_memory_gb'] / ours['peak_memory_gb']:.2f}x"))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def run_bench(
+    size: str,
+    device: str,
+    *,
+    steps: int,
+    warmup: int,
+    overrides: list[str],
+    ablate: bool = False,
+    layout=None,
+) -> Path:
     layout = layout or Layout.default()
     results = {mode: _child(mode, size, device, steps, warmup, overrides) for mode in MODES}
+    runs = {}
+    if ablate:
+        for flip in ablations(size, device, overrides):
+            print(f"bench: ours with {flip}", flush=True)
+            runs[flip] = _child("ours", size, device, steps, warmup, [*overrides, flip])
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     record = {
         "size": size,
@@ -81,11 +120,14 @@ def run_bench(size: str, device: str, *, steps: int, warmup: int, overrides: lis
         **results,
         "speedup_tokens_per_s": results["ours"]["tokens_per_s"] / results["baseline"]["tokens_per_s"],
         "memory_ratio": results["ours"]["peak_memory_gb"] / results["baseline"]["peak_memory_gb"],
+        "ablations": runs,
     }
     dest = layout.root / "bench" / "results" / f"{size}-{device.replace(':', '')}-{stamp}.json"
     write_json(dest, record)
     print(f"bench {size} on {record['device']} ({steps} timed steps after {warmup} warm-up)")
     print(table(results))
+    if runs:
+        print(ablation_table(results["ours"], runs))
     print(f"collate: {record['collate_samples_per_s']:.1f} samples/s (render + pad, one process)")
     print(f"results: {dest}")
     return dest

@@ -4,8 +4,9 @@ A dense matmul with N weights costs 2N FLOPs per token forward. Training with Lo
 needs the forward (2N) and the gradient with respect to the activations (2N) but not the frozen
 weights' gradients: about 4N per token (6N for full fine-tuning). Activation checkpointing runs the
 forward twice: add 2N. The language model's N excludes the input embedding (a lookup) and counts the
-output layer only for the tokens that get logits (supervised ones in our loss, every token in the
-baseline). Attention adds 2·2·layers·seq·width per token forward (scores and weighted sum), the
+output layer only for the supervised tokens: the work training needs, the same for both paths (the
+baseline's logits for every other token are work it does that training does not need, so they are not
+counted and MFU ranks the two like tokens/s does). Attention adds 2·2·layers·seq·width per token forward (scores and weighted sum), the
 same factor for backward. The vision tower is frozen and runs forward only: 2·N_vision per patch,
 plus its attention, then the merger (trained in full by default: 6·N_merger per merged token).
 """

@@ -1,10 +1,14 @@
 """One bench mode in one process (peak memory is per process): build the random-weight model of the
 size's shape, prepare it as the mode says, train `steps` steps on the fixed batch and time each part.
 
-    baseline  what HF Trainer + peft do per step with defaults: peft LoRA on the same target modules,
-              `model(**batch).loss` (logits for every token), backward, AdamW
-    ours      the project's path: zen_vl.train.model.prepare (freezing, adapters, merger in full),
-              zen_vl.train.loss.supervised_loss, the project's optimizer groups
+    baseline  what HF Trainer + peft do per step with their defaults: peft LoRA on the same target
+              modules, `model(**batch).loss` (logits for every token), backward, AdamW; SDPA
+              attention, no activation checkpointing, the Conv3d patch embedding (the loop is written
+              out so the comparison measures the model work, not the Trainer's bookkeeping)
+    ours      the project's path: zen_vl.train.model.prepare (freezing, adapters, merger in full,
+              checkpointing per train.gradient_checkpointing), zen_vl.train.kernels.apply_speedups
+              (train.patch_embed, train.liger), train.attention, zen_vl.train.loss.supervised_loss,
+              the project's optimizer groups
 
 python -m zen_vl.bench.run MODE SIZE DEVICE STEPS WARMUP   (prints one JSON line)
 """
@@ -21,8 +25,9 @@ import torch
 from zen_vl.bench.batch import fixed_batch
 from zen_vl.bench.flops import counts, peak_flops, step_flops
 from zen_vl.config import load_config
+from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
-from zen_vl.train.model import DTYPES, param_groups, prepare
+from zen_vl.train.model import DTYPES, check_attention, param_groups, prepare
 from zen_vl.train.provenance import device_name
 
 
@@ -44,25 +49,28 @@ class Clock:
         module.register_forward_hook(lambda *_: setattr(self, "vision", self.vision + self.now() - self._t))
 
 
-def build_model(cfg, device: str):
+def build_model(cfg, device: str, attention: str):
     from transformers import AutoModelForImageTextToText
 
     from zen_vl.base.tiny import model_config
 
+    check_attention(attention)
     shape = cfg.tiny or cfg.shape
     torch.manual_seed(0)
     with torch.device(device):
         model = AutoModelForImageTextToText.from_config(
-            model_config(shape), dtype=DTYPES[cfg.train.precision]
+            model_config(shape), dtype=DTYPES[cfg.train.precision], attn_implementation=attention
         )
+    model.config.text_config.use_cache = False
     return model
 
 
 def prepare_mode(mode: str, cfg, model):
     if mode == "ours":
         model = prepare(cfg, model)
+        kernels = apply_speedups(cfg, model)
         optimizer = torch.optim.AdamW(param_groups(cfg, model), lr=cfg.train.lr)
-        return model, optimizer, lambda m, b: supervised_loss(m, b)[0]
+        return model, optimizer, lambda m, b: supervised_loss(m, b)[0], kernels
     from peft import LoraConfig, get_peft_model
 
     for p in model.parameters():
@@ -71,7 +79,7 @@ def prepare_mode(mode: str, cfg, model):
                       target_modules=list(cfg.lora.target_modules))  # fmt: skip
     model = get_peft_model(model, lora)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
-    return model, optimizer, lambda m, b: m(**b).loss
+    return model, optimizer, lambda m, b: m(**b).loss, {"attention": "sdpa", "patch_embed": "conv3d"}
 
 
 def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: list[str]) -> dict:
@@ -89,11 +97,10 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
         vision_kwargs=cfg.vision.processor_kwargs,
     )
     batch = {k: v.to(device) for k, v in batch.items()}
-    model = build_model(cfg, device)
-    model, optimizer, loss_fn = prepare_mode(mode, cfg, model)
+    model = build_model(cfg, device, cfg.train.attention if mode == "ours" else "sdpa")
+    model, optimizer, loss_fn, kernels = prepare_mode(mode, cfg, model)
     model.train()
-    if cfg.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    checkpointing = mode == "ours" and cfg.train.gradient_checkpointing
     clock = Clock(device)
     visual = next(m for n, m in model.named_modules() if n.endswith("model.visual"))
     clock.attach(visual)
@@ -126,11 +133,11 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
     flops = step_flops(
         counts(model),
         tokens=tokens,
-        logit_tokens=supervised if mode == "ours" else batch["input_ids"].numel(),
+        logit_tokens=supervised,
         seq=batch["input_ids"].shape[1],
         patches=patches,
         image_patches=int(grid[0].prod()),
-        checkpointing=cfg.train.gradient_checkpointing,
+        checkpointing=checkpointing,
     )
     name = device_name()
     peak = peak_flops(name)
@@ -144,6 +151,9 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
         "size": size,
         "device": name,
         "precision": cfg.train.precision,
+        "overrides": overrides,
+        "kernels": kernels,
+        "gradient_checkpointing": checkpointing,
         "batch": {
             "samples": bench.batch_size,
             "tokens": tokens,

@@ -31,14 +31,19 @@ from zen_vl.config import ZenConfig
 from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
 from zen_vl.paths import Layout
 from zen_vl.train.collate import Collator, ConversationDataset
+from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
 from zen_vl.train.merge import publish, read_provenance
 from zen_vl.train.model import TrainError, load_model, param_groups, prepare, trainable_summary
+from zen_vl.train.packing import PackingCollator
 from zen_vl.train.provenance import device_name, git_commit, versions
 
 RUN_FILE = "zen_vl_run.json"
 # Settings that do not change what is learned: a checkpoint stays resumable when only these differ.
-NOT_LEARNED = {"train": {"save_steps", "logging_steps", "report_to", "distributed", "dataloader_workers"}}
+NOT_LEARNED = {
+    "train": {"save_steps", "logging_steps", "report_to", "distributed", "dataloader_workers"}
+    | {"attention", "packing", "liger", "patch_embed"}  # same loss, other kernels or batch layout
+}
 
 
 @dataclass
@@ -215,14 +220,17 @@ def train(
 
     set_seed(cfg.train.seed)  # adapter init draws from the global RNG: same seed, same run
     model = prepare(cfg, load_model(cfg, base))
+    speedups = apply_speedups(cfg, model)
     if is_main_process():
         print(
             f"{cfg.variant}/{cfg.size}: {trainable_summary(model)}; data {data_dir} ({manifest['samples']})"
         )
+        print(f"{cfg.variant}/{cfg.size}: kernels " + ", ".join(f"{k}={v}" for k, v in speedups.items()))
     kwargs = {"processor_kwargs": cfg.vision.processor_kwargs, "max_length": cfg.train.max_length}
     train_set = ConversationDataset(data_dir / "train.jsonl", processor, **kwargs)
     val_set = ConversationDataset(data_dir / "val.jsonl", processor, **kwargs)
-    collator = Collator(processor.tokenizer.pad_token_id)
+    pad = processor.tokenizer.pad_token_id
+    collator = PackingCollator(pad, cfg.train.max_length) if cfg.train.packing else Collator(pad)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(out / "runs"))
     trainer = ZenTrainer(
         model=model,
@@ -252,6 +260,7 @@ def train(
         "log_history": trainer.state.log_history,
         "device": device_name(),
         "world_size": trainer.args.world_size,
+        "kernels": speedups,
     }
     if trainer.args.world_size > 1:  # every rank records what it holds; the ranks must agree
         write_json(
@@ -259,7 +268,7 @@ def train(
             {"trainable_digest": trainable_digest(trainer.model), "steps": trainer.state.global_step},
         )
     if trainer.is_world_process_zero():
-        probe = collator([val_set[0] if len(val_set) else train_set[0]])
+        probe = Collator(pad)([val_set[0] if len(val_set) else train_set[0]])
         provenance = {
             "size": cfg.size,
             "variant": cfg.variant,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from zen_vl.chat import IGNORE_INDEX
+from zen_vl.train.packing import packed_inputs
 
 
 def _output_layer(model) -> torch.nn.Module:
@@ -25,7 +26,11 @@ def _output_layer(model) -> torch.nn.Module:
 
 
 def supervised_loss(model, inputs: dict, num_items_in_batch=None) -> tuple[torch.Tensor, object]:
-    """(summed CE over supervised tokens / normaliser, model outputs with logits of those tokens)."""
+    """(summed CE over supervised tokens / normaliser, model outputs with logits of those tokens).
+
+    A packed batch (zen_vl.train.packing) gets its per-sample mRoPE position ids here."""
+    if "text_position_ids" in inputs:
+        inputs = packed_inputs(model, inputs)
     shifted = inputs["labels"][:, 1:]
     keep = shifted.ne(IGNORE_INDEX).any(0).nonzero().squeeze(-1)
     target = shifted[:, keep]

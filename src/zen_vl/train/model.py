@@ -38,12 +38,23 @@ def component(name: str) -> str:
     return "llm"
 
 
+def check_attention(attention: str) -> None:
+    if attention == "flash_attention_2":
+        import importlib.util
+
+        if not torch.cuda.is_available():
+            raise TrainError("train.attention=flash_attention_2 needs a CUDA GPU; use train.attention=sdpa")
+        if importlib.util.find_spec("flash_attn") is None:
+            raise TrainError("train.attention=flash_attention_2 needs flash-attn: pip install -e '.[gpu]'")
+
+
 def load_model(cfg: ZenConfig, base: Path):
     """The base model, ready for peft (or full training), in the run's precision."""
     from transformers import AutoModelForImageTextToText
 
     dtype = DTYPES[cfg.train.precision]
-    kwargs: dict = {"dtype": dtype, "local_files_only": True}
+    check_attention(cfg.train.attention)
+    kwargs: dict = {"dtype": dtype, "local_files_only": True, "attn_implementation": cfg.train.attention}
     if cfg.lora.method == "qlora":
         if not torch.cuda.is_available():
             raise TrainError(
