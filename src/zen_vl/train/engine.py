@@ -225,7 +225,8 @@ def train(
         print(
             f"{cfg.variant}/{cfg.size}: {trainable_summary(model)}; data {data_dir} ({manifest['samples']})"
         )
-        print(f"{cfg.variant}/{cfg.size}: kernels " + ", ".join(f"{k}={v}" for k, v in speedups.items()))
+        shown = (f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in speedups.items())
+        print(f"{cfg.variant}/{cfg.size}: kernels " + ", ".join(shown))
     kwargs = {"processor_kwargs": cfg.vision.processor_kwargs, "max_length": cfg.train.max_length}
     train_set = ConversationDataset(data_dir / "train.jsonl", processor, **kwargs)
     val_set = ConversationDataset(data_dir / "val.jsonl", processor, **kwargs)
