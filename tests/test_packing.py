@@ -25,8 +25,22 @@ def _sample(images: list[tuple[int, int, str]], question: str, answer: str) -> d
     }
 
 
+def _video(colours: list[str], question: str, answer: str) -> dict:
+    frames = [Image.new("RGB", (64, 64), c) for c in colours]
+    return {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "video", "video": frames, "fps": 2}, {"type": "text", "text": question}],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": answer}]},
+        ]
+    }
+
+
 SAMPLES = [
     _sample([(96, 64, "red")], "What colour is this?", "Red, a flat red."),
+    _video(["red", "green", "blue", "white"], "What changes?", "The colour, four times."),
     _sample([], "Who are you?", "I am Zen VL."),
     _sample([(64, 128, "blue"), (160, 96, "green")], "Compare the two pictures.", "Blue, then green."),
     _sample([(128, 128, "orange")], "Describe it.", "An orange square."),
