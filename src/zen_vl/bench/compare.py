@@ -49,7 +49,7 @@ def table(results: dict) -> str:
     rows = [("", *MODES, "ours/baseline")]
     b, o = results["baseline"], results["ours"]
 
-    def add(label, key, fmt, better_low=False):
+    def add(label, key, fmt):
         ratio = o[key] / b[key] if b[key] else float("nan")
         rows.append((label, fmt.format(b[key]), fmt.format(o[key]), f"{ratio:.2f}x"))
 

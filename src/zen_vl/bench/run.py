@@ -16,7 +16,6 @@ python -m zen_vl.bench.run MODE SIZE DEVICE STEPS WARMUP   (prints one JSON line
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 
@@ -28,7 +27,7 @@ from zen_vl.config import load_config
 from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
 from zen_vl.train.model import DTYPES, check_attention, param_groups, prepare
-from zen_vl.train.provenance import device_name
+from zen_vl.train.provenance import device_name, peak_memory_gb
 
 
 class Clock:
@@ -141,11 +140,7 @@ def run(mode: str, size: str, device: str, steps: int, warmup: int, overrides: l
     )
     name = device_name()
     peak = peak_flops(name)
-    memory = (
-        torch.cuda.max_memory_allocated() / 2**30
-        if device.startswith("cuda")
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    )
+    memory = peak_memory_gb(cuda=device.startswith("cuda"))
     return {
         "mode": mode,
         "size": size,

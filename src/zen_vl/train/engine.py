@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import shutil
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from zen_vl.train.loss import supervised_loss
 from zen_vl.train.merge import publish, read_provenance
 from zen_vl.train.model import TrainError, load_model, param_groups, prepare, trainable_summary
 from zen_vl.train.packing import PackingCollator
-from zen_vl.train.provenance import device_name, git_commit, versions
+from zen_vl.train.provenance import device_name, git_commit, peak_memory_gb, versions
 
 RUN_FILE = "zen_vl_run.json"
 # Settings that do not change what is learned: a checkpoint stays resumable when only these differ.
@@ -112,12 +111,6 @@ def trainable_digest(model) -> str:
         if p.requires_grad:
             h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()
-
-
-def peak_memory_gb() -> float:
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 1e9
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
 
 
 def is_main_process() -> bool:

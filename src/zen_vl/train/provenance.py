@@ -38,6 +38,18 @@ def git_commit(repo: Path | None = None) -> dict[str, str | bool | None]:
     return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
+def peak_memory_gb(cuda: bool | None = None) -> float:
+    """Peak memory of this process in GB (10^9 bytes): CUDA max allocated (default where a GPU is), or
+    peak RSS."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available() if cuda is None else cuda:
+        return torch.cuda.max_memory_allocated() / 1e9
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+
+
 def cpu_name() -> str:
     """The CPU torch computes on here, e.g. `CPU (x86_64, 2 threads)` (exports are checked on it)."""
     import torch
