@@ -10,6 +10,7 @@ from zen_vl.base.tiny import model_config
 from zen_vl.config import load_config
 from zen_vl.train.kernels import apply_liger, apply_speedups
 from zen_vl.train.model import TrainError, check_attention, prepare
+from zen_vl.train.patch_embed import _linear_forward, patch_embeds
 
 
 def _prepared(*overrides):
@@ -48,9 +49,13 @@ def test_cpu_refuses_gpu_kernels_with_the_setting_to_change():
         check_attention("flash_attention_2")
 
 
-def test_speedups_report_what_they_chose():
+def test_the_config_choice_reaches_the_model_and_the_report():
     cfg, model = _prepared("train.patch_embed=linear")
     used = apply_speedups(cfg, model)
     assert used["attention"] == "sdpa" and used["patch_embed"] == "linear" and used["modules"] == 1
+    (embed,) = patch_embeds(model)
+    assert getattr(embed.forward, "__func__", None) is _linear_forward
     cfg, model = _prepared("train.patch_embed=conv3d")
     assert apply_speedups(cfg, model)["patch_embed"] == "conv3d"
+    (embed,) = patch_embeds(model)
+    assert embed.forward.__func__ is type(embed).forward

@@ -161,7 +161,9 @@ class TrainCfg(_Strict):
         description="pack each micro-batch into rows of at most max_length tokens, each sample with its own "
         "mRoPE positions and attention (batch_size > 1)",
     )
-    liger: bool = Field(False, description="Liger Triton kernels (RMSNorm, RoPE); CUDA and the gpu extra")
+    liger: bool = Field(
+        False, description="Liger Triton kernels (RMSNorm, SwiGLU, RoPE); CUDA and the gpu extra"
+    )
     patch_embed: Literal["auto", "linear", "conv3d"] = Field(
         "auto", description="vision patch embedding: auto times Conv3d against the equivalent matmul"
     )

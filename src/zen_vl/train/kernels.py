@@ -4,7 +4,7 @@ train.patch_embed  Conv3d patch embedding or the equivalent matmul (zen_vl.train
 train.liger        Liger Triton kernels on the language model: RMSNorm, SwiGLU and RoPE.
                    Liger's fused linear cross-entropy is not used: zen_vl.train.loss already computes
                    logits only for supervised tokens, and Liger's replacement forward would bypass it.
-train.attention    set when the model is loaded (attn_implementation); checked here
+train.attention    set when the model is loaded (zen_vl.train.model.load_model); reported here
 """
 
 from __future__ import annotations
