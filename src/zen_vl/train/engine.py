@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from zen_vl.atomic import write_json
 from zen_vl.base.load import check_base, load_processor
 from zen_vl.config import ZenConfig
 from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
+from zen_vl.lock import exclusive
 from zen_vl.paths import Layout
 from zen_vl.train.collate import Collator, ConversationDataset
 from zen_vl.train.kernels import apply_speedups
@@ -179,8 +181,17 @@ def train(
     force: bool = False,
     callbacks: list[TrainerCallback] | None = None,
 ) -> TrainResult:
-    """Train one variant of one size; resume when a checkpoint exists; merge, verify, publish."""
+    """Train one variant of one size; resume when a checkpoint exists; merge, verify, publish.
+
+    One run per variant and size at a time: the launch's main process holds training/<size>.lock."""
     layout = layout or Layout.default()
+    out = layout.training(cfg.variant, cfg.size)
+    held = exclusive(out, f"training {cfg.variant}/{cfg.size}") if is_main_process() else nullcontext()
+    with held:
+        return _train(cfg, layout, progress=progress, force=force, callbacks=callbacks)
+
+
+def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callbacks) -> TrainResult:
     base = layout.base(cfg.size, cfg.base)
     check_base(base, cfg.size)
     processor = load_processor(base, cfg.size)
