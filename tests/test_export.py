@@ -22,15 +22,10 @@ from zen_vl.errors import ZenError
 from zen_vl.evaluate.scoring import answer_correct
 from zen_vl.export.gguf import MANIFEST, export_gguf, read_manifest
 from zen_vl.export.gguf_check import mtmd_answer
-from zen_vl.export.llama_cpp import ensure_llama_cpp, find_llama_cpp
+from zen_vl.export.llama_cpp import find_llama_cpp
 from zen_vl.paths import Layout
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def llama():
-    return ensure_llama_cpp(progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,9 @@ def test_a_second_run_is_refused_and_a_killed_holder_frees_the_lock(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(Busy, match=rf"training agent/tiny is already running \(pid {holder.pid}"):
-            with exclusive(folder, "training agent/tiny"):
-                pass
+        busy = pytest.raises(Busy, match=rf"training agent/tiny is already running \(pid {holder.pid}")
+        with busy, exclusive(folder, "training agent/tiny"):
+            pass
     finally:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()

@@ -1,11 +1,13 @@
 """Atomic writes: an artifact either exists complete or not at all.
 
 Folders are built beside their destination under a temporary name and renamed into place; a
-crash leaves only a `.tmp-*` folder that the next run removes, never a half-written artifact.
+crash leaves only a `.tmp-*` folder that the next run removes, never a half-written artifact. Each
+writer also puts its completion manifest in the folder last, and readers check it (`require`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -46,6 +48,9 @@ def building(dest: Path, *, replace: bool = False) -> Iterator[Path]:
         raise ZenError(f"cannot create output folder {dest.parent}: {exc.strerror}") from None
     if not os.access(dest.parent, os.W_OK):
         raise ZenError(f"output folder {dest.parent} is not writable")
+    old = dest.with_name(f".tmp-{dest.name}-old")
+    if old.is_dir() and not dest.exists():  # killed between the two renames below: put it back
+        os.replace(old, dest)
     for stale in dest.parent.glob(f".tmp-{dest.name}-*"):
         shutil.rmtree(stale, ignore_errors=True)
     if dest.exists() and not replace:
@@ -57,10 +62,39 @@ def building(dest: Path, *, replace: bool = False) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if dest.exists():
-        old = dest.with_name(f".tmp-{dest.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
+        if _exchange(tmp, dest):  # one atomic step: dest is the new folder, tmp the old one
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        os.replace(dest, old)  # file systems without RENAME_EXCHANGE: two renames, recovered above
         os.replace(tmp, dest)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, dest)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def require(folder: Path, manifest: str, hint: str) -> dict:
+    """The completion manifest of `folder`, which its writer put there last; a clear error when the
+    folder is missing, incomplete (no manifest) or its manifest is unreadable. `hint` says what to run."""
+    path = Path(folder) / manifest
+    if not Path(folder).is_dir():
+        raise ZenError(f"{folder} does not exist: {hint}")
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ZenError(f"{folder} is incomplete (no {manifest}; its build was interrupted): {hint}") from None
+    except (OSError, ValueError) as exc:
+        raise ZenError(f"{path} is unreadable ({exc}): {hint}") from None
+    if not isinstance(data, dict):
+        raise ZenError(f"{path} is not a JSON object: {hint}")
+    return data

@@ -22,6 +22,7 @@ from zen_vl.evaluate import cases as casing
 from zen_vl.evaluate.generate import generate
 from zen_vl.evaluate.report import failures, markdown, summarize
 from zen_vl.paths import Layout
+from zen_vl.train.merge import require_finetuned
 from zen_vl.train.provenance import device_name
 
 RESULTS = "results.json"
@@ -140,10 +141,7 @@ def run_eval(
         models[Path(model).name] = (Path(model), cfg.template == "thinking")
         out = out or Path(model).parent / f"eval-{Path(model).name}"
     else:
-        if not (finetuned / "provenance.json").is_file():
-            raise ZenError(
-                f"no finetuned model at {finetuned}: run `make train-{cfg.variant} SIZE={cfg.size}` first"
-            )
+        require_finetuned(finetuned, cfg.size, cfg.variant)
         if cfg.eval.baseline:
             models["base"] = (layout.base(cfg.size, cfg.base), cfg.bases[cfg.base].template == "thinking")
         models["finetuned"] = (finetuned / "merged", cfg.template == "thinking")

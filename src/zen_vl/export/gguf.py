@@ -17,6 +17,7 @@ from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.export.llama_cpp import LlamaCpp, ensure_llama_cpp
 from zen_vl.paths import Layout
+from zen_vl.train.merge import require_finetuned
 from zen_vl.train.provenance import cpu_name
 
 MANIFEST = "zen_vl_gguf.json"
@@ -87,8 +88,7 @@ def export_gguf(
     appears only when all of it succeeded."""
     layout = layout or Layout.default()
     merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
-    if not (merged / "config.json").is_file():
-        raise ZenError(f"no merged model at {merged}: run `make train-{cfg.variant} SIZE={cfg.size}` first")
+    require_finetuned(merged.parent, cfg.size, cfg.variant)
     llama = ensure_llama_cpp(progress=progress)
     dest = layout.gguf(cfg.variant, cfg.size)
     fp = source_fingerprint(merged, cfg, llama.commit())

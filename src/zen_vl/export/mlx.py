@@ -32,6 +32,7 @@ from zen_vl.atomic import building, write_json
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.paths import Layout
+from zen_vl.train.merge import require_finetuned
 from zen_vl.train.provenance import cpu_name
 
 MANIFEST = "zen_vl_mlx.json"
@@ -85,8 +86,7 @@ def export_mlx(
 ) -> list[Path]:
     layout = layout or Layout.default()
     merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
-    if not (merged / "config.json").is_file():
-        raise ZenError(f"no merged model at {merged}: run `make train-{cfg.variant} SIZE={cfg.size}` first")
+    require_finetuned(merged.parent, cfg.size, cfg.variant)
     version = _require_mlx()
     record = merged.parent / "provenance.json"
     source = hashlib.sha256(record.read_bytes() if record.is_file() else b"").hexdigest()[:16]

@@ -18,6 +18,7 @@ from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.hub.card import model_card, repo_name
 from zen_vl.paths import Layout
+from zen_vl.train.merge import require_finetuned
 
 MODEL_FILES = (
     "config.json",
@@ -68,12 +69,8 @@ def plan(cfg: ZenConfig, layout: Layout | None = None) -> list[RepoPlan]:
     layout = layout or Layout.default()
     finetuned = layout.finetuned(cfg.variant, cfg.size)
     merged = finetuned / "merged"
-    if not (finetuned / "provenance.json").is_file():
-        raise ZenError(
-            f"no finetuned model at {finetuned}: run `make train-{cfg.variant} SIZE={cfg.size}` first"
-        )
+    provenance = require_finetuned(finetuned, cfg.size, cfg.variant)
     results = _read(finetuned / "eval" / "results.json")
-    provenance = _read(finetuned / "provenance.json")
     extra = {"eval_results.json": json.dumps(_public(results), indent=2).encode()} if results else {}
     repos = [
         RepoPlan(

@@ -140,6 +140,8 @@ def build_paper(layout: Layout | None = None, *, force: bool = False, progress: 
             "variant) before `make paper`"
         )
     out = layout.paper()
+    for stale in out.glob(".zen-vl.*.pdf"):  # a copy a killed build never renamed into place
+        stale.unlink()
     with (
         building(out / "tables", replace=True) as table_dir,
         building(out / "figures", replace=True) as figure_dir,

@@ -5,9 +5,10 @@
         <variant>/training/<size>/runs/           tensorboard logs (loss, lr, grad norm, tokens/s)
     ─→ merge + verify ─→ <variant>/finetuned/<size>/ (see zen_vl.train.merge)
 
-Resume is automatic: a run finds the newest checkpoint of the same configuration and the Trainer
-restores step, optimizer, scheduler, RNG and data position. A checkpoint written by another
-configuration is never resumed silently.
+Resume is automatic: a run finds the newest complete checkpoint of the same configuration
+(zen_vl.train.checkpoints) and the Trainer restores step, optimizer, scheduler, RNG and data position;
+a SIGKILL at any moment, mid-save included, costs at most save_steps steps. A checkpoint written by
+another configuration is never resumed silently. One run per variant and size at a time (zen_vl.lock).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from zen_vl.atomic import write_json
 from zen_vl.base.load import check_base, load_processor
@@ -31,6 +31,7 @@ from zen_vl.config import ZenConfig
 from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
 from zen_vl.lock import exclusive
 from zen_vl.paths import Layout
+from zen_vl.train.checkpoints import last_complete_checkpoint
 from zen_vl.train.collate import Collator, ConversationDataset
 from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
@@ -203,7 +204,7 @@ def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callb
     if done and done.get("run_fingerprint") == run_id and not force:
         return TrainResult(dest, done["metrics"]["steps"], 0, 0, 0, None, None, skipped=True)
 
-    last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    last = last_complete_checkpoint(out, clean=is_main_process())
     previous = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else None
     finished = bool(previous and done and done.get("run_fingerprint") == previous.get("run_fingerprint"))
     if last and finished and (force or previous.get("run_fingerprint") != run_id):

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from zen_vl.atomic import building, write_json
+from zen_vl.atomic import building, require, write_json
 from zen_vl.base.hub_format import to_hub_format
 from zen_vl.errors import ZenError
 
@@ -92,5 +92,14 @@ def publish(model, processor, *, base: Path, dest: Path, probe: dict, provenance
 
 
 def read_provenance(folder: Path) -> dict | None:
-    path = Path(folder) / PROVENANCE
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The provenance of a published run; None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((Path(folder) / PROVENANCE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def require_finetuned(folder: Path, size: str, variant: str) -> dict:
+    """The provenance of a complete finetuned folder (later stages trust nothing else)."""
+    return require(folder, PROVENANCE, f"run `make train-{variant} SIZE={size}` first")
