@@ -61,9 +61,9 @@ gguf: $(INSTALLED)  ## llama.cpp GGUF + mmproj + quants into gguf/ (builds pinne
 mlx: $(INSTALLED)  ## mlx-vlm 4-bit and 8-bit into mlx/, each checked against HF in MLX
 	$(PY) scripts/export_mlx.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
-upload: $(INSTALLED)  ## push SIZE's variants + GGUF/MLX to the Hub with model cards (dry run without a token; DRY_RUN=1)
+upload: $(INSTALLED)  ## push SIZE's variants + GGUF/MLX to the Hub with model cards (dry run without a token; DRY_RUN=1; PUSH=1: no token is an error)
 	$(PY) scripts/upload.py --size $(SIZE) $(if $(filter command line,$(origin VARIANT)),--variant $(VARIANT)) \
-	  $(if $(DRY_RUN),--dry-run) $(OVERRIDES)
+	  $(if $(DRY_RUN),--dry-run) $(if $(PUSH),--push) $(OVERRIDES)
 
 paper: $(INSTALLED)  ## paper/zen-vl.pdf from the measured results of every size run so far (needs latexmk)
 	$(PY) scripts/paper.py $(if $(FORCE),--force)

@@ -249,6 +249,10 @@ class SourceCfg(_Strict):
     )
     limit: int = Field(1000, gt=0, description="rows to take")
     eval_fraction: float = Field(0.05, ge=0, lt=1, description="share held out for val and test")
+    too_long: Literal["error", "drop"] = Field(
+        "error",
+        description="a sample over train.max_length: error names its file and line; drop skips and counts it",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SourceCfg:

@@ -2,11 +2,15 @@
 
 Training memory (one process), in bytes:
     weights      parameters x bytes per parameter (bf16/fp16 2, fp32 4; qlora: language model 0.56, i.e.
-                 4-bit NF4 plus double-quantised scales, vision tower in the compute dtype)
-    trainable    16 per trainable parameter: weight, gradient and AdamW's two moments, fp32
-    activations  batch x max_length tokens x hidden x layers x 2 bytes, x 1 with activation
-                 checkpointing (each layer's input) else x 18 (what one decoder layer keeps for backward)
+                 4-bit NF4 plus double-quantised scales, vision tower in the compute dtype); / world size
+                 under zero3 or fsdp
+    trainable    16 per trainable parameter: weight, gradient and AdamW's two moments, fp32; / world size
+                 under zero2, zero3 or fsdp
+    activations  batch x max_length tokens x hidden x layers x 2 bytes, x 5 with activation checkpointing,
+                 else x 48
     + 15 % for the allocator and CUDA context
+The activation factors are fitted to `make bench DEVICE=cuda` peaks on an H100 (4b and 8b, 4096 tokens,
+with and without checkpointing; docs/PERFORMANCE.md): the estimate is 6-27 % above each.
 The estimate errs high on purpose: it refuses only runs that cannot fit, and names the numbers.
 """
 
@@ -27,12 +31,14 @@ class NoRoom(ZenError):
 
 def train_memory_bytes(
     *, params: int, llm_params: int, trainable: int, precision: str, qlora: bool,
-    tokens: int, hidden: int, layers: int, checkpointing: bool,
+    tokens: int, hidden: int, layers: int, checkpointing: bool, distributed: str = "none", world: int = 1,
 ) -> int:  # fmt: skip
     per = BYTES[precision]
     weights = (llm_params * 0.5625 + (params - llm_params) * per) if qlora else params * per
-    activations = tokens * hidden * layers * 2 * (1 if checkpointing else 18)
-    return int((weights + 16 * trainable + activations) * 1.15)
+    weights /= world if distributed in ("zero3", "fsdp") else 1
+    states = 16 * trainable / (world if distributed in ("zero2", "zero3", "fsdp") else 1)
+    activations = tokens * hidden * layers * 2 * (5 if checkpointing else 48)
+    return int((weights + states + activations) * 1.15)
 
 
 def memory_available(device: str) -> int:
@@ -62,3 +68,62 @@ def check_disk(folder: Path, need: int, what: str) -> None:
             f"{what} needs about {need / 2**30:.1f} GiB free in {folder} but {free / 2**30:.1f} GiB are free; "
             "free some space or point ZEN_VL_ROOT at a larger disk"
         )
+
+
+def count_params(cfg) -> dict[str, int]:
+    """Parameter counts of the size's architecture (`tiny:` or `shape:`), built on the meta device:
+    total, language model, and what this config trains (adapters, plus components trained in full)."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from zen_vl.base.tiny import model_config
+
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(model_config(cfg.tiny or cfg.shape))
+    lora, t = cfg.lora, cfg.train
+    total = sum(p.numel() for p in model.parameters())
+    llm = sum(p.numel() for n, p in model.named_parameters() if ".language_model." in f".{n}")
+    trainable = 0
+    for name, p in model.named_parameters():
+        part = "visual.merger" if ".merger." in name else "visual" if ".visual." in name else "llm"
+        frozen = {"visual": t.freeze_vision, "visual.merger": t.freeze_merger, "llm": t.freeze_llm}[part]
+        if lora.method == "full":
+            trainable += 0 if frozen else p.numel()
+        elif part == "visual.merger" and not frozen:
+            trainable += p.numel()  # the merger trains in full beside the adapters unless frozen
+        elif p.dim() >= 2 and (
+            (part == "llm" and name.split(".")[-2] in lora.target_modules)
+            or any(name.endswith(s) for s in lora.target_parameters)
+        ):
+            experts = p.shape[0] if p.dim() == 3 else 1
+            trainable += lora.r * experts * (p.shape[-1] + p.shape[-2])
+    text = model.config.text_config
+    return {"total": total, "llm": llm, "trainable": trainable, "hidden": text.hidden_size,
+            "layers": text.num_hidden_layers}  # fmt: skip
+
+
+def check_train_memory(cfg, device: str) -> int:
+    """Refuse a training run whose estimate exceeds the device's memory; returns the estimate."""
+    counts = count_params(cfg)
+    t = cfg.train
+    need = train_memory_bytes(
+        params=counts["total"], llm_params=counts["llm"], trainable=counts["trainable"], precision=t.precision,
+        qlora=cfg.lora.method == "qlora", tokens=t.batch_size * t.max_length, hidden=counts["hidden"],
+        layers=counts["layers"], checkpointing=t.gradient_checkpointing, distributed=t.distributed,
+        world=int(os.environ.get("WORLD_SIZE", "1")),
+    )  # fmt: skip
+    where = "GPU" if device.startswith("cuda") else "machine (RAM)"
+    advice = (
+        "lower train.batch_size or train.max_length, keep train.gradient_checkpointing=true, use "
+        "lora.method=qlora (CUDA), shard over more GPUs (NPROC=8 with train.distributed=zero3), or use a "
+        "machine with more memory"
+    )
+    have = memory_available(device)
+    if need > have:
+        raise NoRoom(
+            f"training {cfg.variant}/{cfg.size} needs about {need / 2**30:.0f} GiB (estimate: "
+            f"{counts['total'] / 1e9:.2f} B parameters in {t.precision}, {counts['trainable'] / 1e6:.0f} M "
+            f"trainable, batch {t.batch_size} x {t.max_length} tokens) but this {where} has "
+            f"{have / 2**30:.0f} GiB; {advice}"
+        )
+    return need

@@ -1,8 +1,11 @@
 """Fetch a real base from the Hub into base/<size>[-thinking]/, or build the offline tiny one.
 
 Downloads are pinned (revision from config), filtered (weights, configs, tokenizer, processor and
-template files only), resumable (huggingface_hub keeps partial files and continues them), checked
-against free disk first, and authenticated only by HF_TOKEN or the Hub login. Without network the
+template files only), checked against free disk first, and authenticated only by HF_TOKEN or the Hub
+login. An interrupted download resumes: a rerun keeps every file already fetched and fetches the rest
+(huggingface_hub continues a file in flight after a dropped connection; a file cut off by a killed
+process starts over, its stale partial copy removed). One download per folder at a time (a lock).
+The folder counts as complete only once zen_vl_base.json is written, last. Without network the
 download fails within seconds, naming the size and the offline alternative.
 """
 
@@ -15,6 +18,7 @@ from zen_vl.atomic import write_json
 from zen_vl.base.tiny import build_tiny, read_manifest
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
+from zen_vl.lock import exclusive
 from zen_vl.paths import BASE_MANIFEST, Layout
 
 ALLOW_PATTERNS = [
@@ -72,7 +76,7 @@ def _offline_hint(cfg: ZenConfig, repo: str, reason: str) -> DownloadError:
 
 
 def download(cfg: ZenConfig, flavor: str, dest: Path) -> Path:
-    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub import HfApi
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -105,14 +109,30 @@ def download(cfg: ZenConfig, flavor: str, dest: Path) -> Path:
     from fnmatch import fnmatch
 
     wanted = [s for s in info.siblings or [] if any(fnmatch(s.rfilename, p) for p in ALLOW_PATTERNS)]
-    need = int(sum((s.size or 0) for s in wanted) * DISK_MARGIN)
+    with exclusive(dest, f"downloading {ref.repo} into {dest}"):
+        _fetch(cfg, flavor, info, wanted, dest)
+    return dest
+
+
+def _fetch(cfg: ZenConfig, flavor: str, info, wanted: list, dest: Path) -> None:
+    """The files of `wanted` not yet in `dest`, then the completion manifest (under the caller's lock)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    ref = cfg.bases[flavor]
     dest.mkdir(parents=True, exist_ok=True)
-    have_already = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    for stale in (dest / ".cache" / "huggingface" / "download").glob("*.incomplete"):
+        stale.unlink()  # a killed run's partial file: huggingface_hub starts such a file over
+    have = {s.rfilename for s in wanted if (dest / s.rfilename).is_file()
+            and (s.size is None or (dest / s.rfilename).stat().st_size == s.size)}  # fmt: skip
+    need = int(sum((s.size or 0) for s in wanted if s.rfilename not in have) * DISK_MARGIN)
     free = shutil.disk_usage(dest).free
-    if need - have_already > free:
+    if need > free:
         raise DownloadError(
-            f"not enough disk for {ref.repo}: needs {need / 1e9:.1f} GB, {free / 1e9:.1f} GB free at {dest}"
+            f"not enough disk for {ref.repo}: needs {need / 1e9:.1f} GB more, {free / 1e9:.1f} GB free at {dest}"
         )
+    if have:
+        print(f"{dest}: {len(have)} of {len(wanted)} file(s) already here; fetching the rest")
     if not ref.pinned:
         print(f"note: {ref.repo} revision '{ref.revision}' is not a commit; resolved to {info.sha}")
     try:
@@ -143,4 +163,3 @@ def download(cfg: ZenConfig, flavor: str, dest: Path) -> Path:
             "bytes": sum((s.size or 0) for s in wanted),
         },
     )
-    return dest

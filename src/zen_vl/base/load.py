@@ -24,7 +24,33 @@ def check_base(folder: Path, size: str) -> dict:
     arch = (config.get("architectures") or ["?"])[0]
     if arch not in SUPPORTED:
         raise ZenError(f"{folder}/config.json: architecture {arch} is not Qwen3-VL (expected one of {SUPPORTED})")
+    check_weights(folder, f"make download-{size}")
     return manifest
+
+
+def check_weights(folder: Path, fix: str) -> None:
+    """Every safetensors shard the folder's index names is there, and each file is as long as its own
+    header says (a truncated or overwritten file fails here, by name, before any loading)."""
+    index = folder / "model.safetensors.index.json"
+    shards = sorted(folder.glob("*.safetensors"))
+    if index.is_file():
+        named = set(json.loads(index.read_text()).get("weight_map", {}).values())
+        missing = sorted(n for n in named if not (folder / n).is_file())
+        if missing:
+            raise ZenError(f"{folder}: shard(s) {', '.join(missing)} named in {index.name} are missing: {fix}")
+    if not shards:
+        raise ZenError(f"{folder}: no *.safetensors weights: {fix}")
+    for shard in shards:
+        size = shard.stat().st_size
+        try:
+            with shard.open("rb") as fh:
+                n = int.from_bytes(fh.read(8), "little")
+                header = json.loads(fh.read(n)) if 8 + n <= size else None
+            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            header = None
+        if header is None or 8 + n + end != size:
+            raise ZenError(f"{shard} is truncated or corrupt (not a complete safetensors file): delete it and {fix}")
 
 
 def load_processor(folder: Path, size: str = "tiny"):

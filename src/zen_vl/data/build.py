@@ -157,10 +157,12 @@ def add_sources(cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWrite
 
 
 def check_lengths(cfg: ZenConfig, splits: dict[str, list[dict]], processor, root: Path, *, progress: bool = True):
-    """Render every sample once; drop those over max_length (deleting their media). Token statistics."""
+    """Render every sample once; drop those over max_length (deleting their media), or refuse them when
+    their source says too_long: error. Token statistics."""
     from zen_vl.chat import SampleTooLong, render
 
-    stats = {}
+    stats, refused = {}, []
+    strict = {src.name for src in cfg.data.sources if src.too_long == "error"}
     total = sum(len(v) for v in splits.values())
     bar = tqdm(total=total, desc="render + check lengths", unit="sample", disable=not progress)
     for split, samples in splits.items():
@@ -169,7 +171,10 @@ def check_lengths(cfg: ZenConfig, splits: dict[str, list[dict]], processor, root
             try:
                 batch = render(sample, processor, media_root=root, processor_kwargs=cfg.vision.processor_kwargs,
                                max_length=cfg.train.max_length)
-            except SampleTooLong:
+            except SampleTooLong as exc:
+                meta = sample.get("meta", {})
+                if meta.get("source") in strict:
+                    refused.append(f"{meta.get('where')}: {str(exc).split(': ', 1)[-1]}")
                 dropped += 1
                 _delete_media(sample, root)
                 continue
@@ -187,6 +192,12 @@ def check_lengths(cfg: ZenConfig, splits: dict[str, list[dict]], processor, root
             "supervised_tokens_total": sum(supervised),
         }
     bar.close()
+    if refused:
+        shown = "\n".join(f"  {p}" for p in refused[:20])
+        raise DataError(
+            f"{len(refused)} sample(s) over train.max_length={cfg.train.max_length} tokens:\n{shown}\n"
+            "raise train.max_length, shorten them, or set too_long: drop on the source to skip them"
+        )
     return stats
 
 

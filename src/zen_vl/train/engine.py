@@ -31,12 +31,13 @@ from zen_vl.config import ZenConfig
 from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
 from zen_vl.lock import exclusive
 from zen_vl.paths import Layout
+from zen_vl.resources import check_disk, check_train_memory
 from zen_vl.train.checkpoints import last_complete_checkpoint
 from zen_vl.train.collate import Collator, ConversationDataset
 from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
 from zen_vl.train.merge import publish, read_provenance
-from zen_vl.train.model import TrainError, load_model, param_groups, prepare, trainable_summary
+from zen_vl.train.model import TrainError, check_device, load_model, param_groups, prepare, trainable_summary
 from zen_vl.train.packing import PackingCollator
 from zen_vl.train.provenance import device_name, git_commit, peak_memory_gb, versions
 
@@ -193,12 +194,18 @@ def train(
 
 
 def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callbacks) -> TrainResult:
+    check_device(cfg)
+    check_train_memory(cfg, "cuda" if torch.cuda.is_available() else "cpu")
     base = layout.base(cfg.size, cfg.base)
     check_base(base, cfg.size)
+    dest = layout.finetuned(cfg.variant, cfg.size)
+    weights = sum(f.stat().st_size for f in base.glob("*.safetensors"))
+    check_disk(
+        dest.parent, int(weights * 1.1), f"merging {cfg.variant}/{cfg.size} (a copy of the base's weights)"
+    )
     processor = load_processor(base, cfg.size)
     data_dir, manifest = ensure_data(cfg, layout, processor)
     out = layout.training(cfg.variant, cfg.size)
-    dest = layout.finetuned(cfg.variant, cfg.size)
     run_id = run_fingerprint(cfg, manifest["content_hash"])
     done = read_provenance(dest)
     if done and done.get("run_fingerprint") == run_id and not force:

@@ -48,19 +48,28 @@ def check_attention(attention: str) -> None:
             raise TrainError("train.attention=flash_attention_2 needs flash-attn: pip install -e '.[gpu]'")
 
 
+def check_device(cfg: ZenConfig) -> None:
+    """What this machine cannot run, refused before any data is built or weights are loaded."""
+    check_attention(cfg.train.attention)
+    if cfg.lora.method == "qlora" and not torch.cuda.is_available():
+        raise TrainError(
+            "lora.method=qlora needs a CUDA GPU (bitsandbytes 4-bit kernels); on this machine use "
+            "lora.method=lora (or dora)"
+        )
+    if cfg.train.precision != "fp32" and not torch.cuda.is_available():
+        raise TrainError(
+            f"train.precision={cfg.train.precision} on CPU is slow and lossy; use train.precision=fp32 here"
+        )
+
+
 def load_model(cfg: ZenConfig, base: Path):
     """The base model, ready for peft (or full training), in the run's precision."""
     from transformers import AutoModelForImageTextToText
 
     dtype = DTYPES[cfg.train.precision]
-    check_attention(cfg.train.attention)
+    check_device(cfg)
     kwargs: dict = {"dtype": dtype, "local_files_only": True, "attn_implementation": cfg.train.attention}
     if cfg.lora.method == "qlora":
-        if not torch.cuda.is_available():
-            raise TrainError(
-                "lora.method=qlora needs a CUDA GPU (bitsandbytes 4-bit kernels); on this machine use "
-                "lora.method=lora (or dora)"
-            )
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -69,10 +78,6 @@ def load_model(cfg: ZenConfig, base: Path):
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
             llm_int8_skip_modules=["visual", "lm_head"],  # keep the vision tower and head in full precision
-        )
-    if dtype != torch.float32 and not torch.cuda.is_available():
-        raise TrainError(
-            f"train.precision={cfg.train.precision} on CPU is slow and lossy; use train.precision=fp32 here"
         )
     model = AutoModelForImageTextToText.from_pretrained(base, **kwargs)
     model.config.text_config.use_cache = False
