@@ -10,7 +10,7 @@ Training memory (one process), in bytes:
                  else x 48
     + 15 % for the allocator and CUDA context
 The activation factors are fitted to `make bench DEVICE=cuda` peaks on an H100 (4b and 8b, 4096 tokens,
-with and without checkpointing; docs/PERFORMANCE.md): the estimate is 6-27 % above each.
+with and without checkpointing; docs/RELIABILITY.md): the estimate is 6-30 % above each.
 The estimate errs high on purpose: it refuses only runs that cannot fit, and names the numbers.
 """
 
