@@ -29,7 +29,10 @@ SEED = int(os.environ.get("ZEN_VL_CRASH_SEED", random.randrange(1 << 30)))
 
 
 def child(root: Path, mode: str, at: int = 0) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
+    }
     cmd = [sys.executable, REPO / "tests" / "crash_child.py", root, root / "order.jsonl", mode, str(at)]
     return subprocess.run([*cmd, *OVERRIDES], env=env, capture_output=True, text=True, timeout=900)
 
