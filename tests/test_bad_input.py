@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_data_schema import TOOLS
 from tiny_runs import SHORT
 
 from zen_vl.config import load_config
@@ -30,21 +31,7 @@ from zen_vl.paths import Layout
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["data.train=12", "data.val=2", "data.test=2", "data.check_lengths=false"]
-CLICK = {
-    "type": "function",
-    "function": {
-        "name": "click",
-        "description": "Click at a 0-1000 coordinate",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "coordinate": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 1000}}
-            },
-            "required": ["coordinate"],
-            "additionalProperties": False,
-        },
-    },
-}
+(CLICK,) = TOOLS  # the click tool of the schema tests
 
 
 def sample(
