@@ -100,7 +100,9 @@ def download(cfg: ZenConfig, flavor: str, dest: Path) -> Path:
             f"{ref.repo} has no revision '{ref.revision}' (configs/sizes/{cfg.size}.yaml bases.{flavor}.revision)"
         ) from None
     except RepositoryNotFoundError:
-        raise DownloadError(f"{ref.repo} not found on the Hub (or it is private and no token is set)") from None
+        raise DownloadError(
+            f"{ref.repo} not found on the Hub (or it is private and no token is set)"
+        ) from None
     except Exception as exc:
         if isinstance(exc, (HfHubHTTPError, OSError)) or _is_transport_error(exc):
             raise _offline_hint(cfg, ref.repo, f"the Hub did not answer ({type(exc).__name__})") from None

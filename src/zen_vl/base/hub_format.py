@@ -59,7 +59,10 @@ def _split_processor_config(folder: Path) -> None:
         return
     nested = json.loads(path.read_text())
     cls = nested.get("processor_class")
-    for key, name in (("image_processor", "preprocessor_config.json"), ("video_processor", "video_preprocessor_config.json")):
+    for key, name in (
+        ("image_processor", "preprocessor_config.json"),
+        ("video_processor", "video_preprocessor_config.json"),
+    ):
         if key in nested:
             body = {**nested.pop(key), "processor_class": cls}
             (folder / name).write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")

@@ -23,7 +23,9 @@ def check_base(folder: Path, size: str) -> dict:
     config = json.loads((folder / "config.json").read_text())
     arch = (config.get("architectures") or ["?"])[0]
     if arch not in SUPPORTED:
-        raise ZenError(f"{folder}/config.json: architecture {arch} is not Qwen3-VL (expected one of {SUPPORTED})")
+        raise ZenError(
+            f"{folder}/config.json: architecture {arch} is not Qwen3-VL (expected one of {SUPPORTED})"
+        )
     check_weights(folder, f"make download-{size}")
     return manifest
 
@@ -37,7 +39,9 @@ def check_weights(folder: Path, fix: str) -> None:
         named = set(json.loads(index.read_text()).get("weight_map", {}).values())
         missing = sorted(n for n in named if not (folder / n).is_file())
         if missing:
-            raise ZenError(f"{folder}: shard(s) {', '.join(missing)} named in {index.name} are missing: {fix}")
+            raise ZenError(
+                f"{folder}: shard(s) {', '.join(missing)} named in {index.name} are missing: {fix}"
+            )
     if not shards:
         raise ZenError(f"{folder}: no *.safetensors weights: {fix}")
     for shard in shards:
@@ -50,7 +54,9 @@ def check_weights(folder: Path, fix: str) -> None:
         except (ValueError, TypeError, KeyError, AttributeError):
             header = None
         if header is None or 8 + n + end != size:
-            raise ZenError(f"{shard} is truncated or corrupt (not a complete safetensors file): delete it and {fix}")
+            raise ZenError(
+                f"{shard} is truncated or corrupt (not a complete safetensors file): delete it and {fix}"
+            )
 
 
 def load_processor(folder: Path, size: str = "tiny"):
@@ -84,21 +90,33 @@ def describe(folder: Path, cfg: ZenConfig) -> str:
     manifest = read_manifest(folder)
     image = Image.new("RGB", (256, 256), "white")
     ImageDraw.Draw(image).ellipse((64, 64, 192, 192), fill="red")
-    messages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "What is this?"}]}]
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": image}, {"type": "text", "text": "What is this?"}],
+        }
+    ]
     inputs = processor.apply_chat_template(
-        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
+        messages,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
         processor_kwargs=cfg.vision.processor_kwargs,
     )
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=12, do_sample=False)
-    answer = processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=False)
+    answer = processor.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=False)
     n_params = sum(p.numel() for p in model.parameters())
-    return "\n".join([
-        f"base:         {folder}",
-        f"architecture: {type(model).__name__} ({n_params / 1e6:.1f} M parameters, {model.dtype})",
-        f"source:       {manifest.get('repo') or manifest['source']} {manifest.get('commit', '')}".rstrip(),
-        f"vocabulary:   {len(processor.tokenizer)} tokens; <|im_start|>={processor.tokenizer.convert_tokens_to_ids('<|im_start|>')}"
-        f" <|image_pad|>={processor.tokenizer.convert_tokens_to_ids('<|image_pad|>')}",
-        f"image prompt: {inputs['input_ids'].shape[1]} tokens, grid {inputs['image_grid_thw'].tolist()}",
-        f"answer:       {answer!r}" + ("  (random weights: gibberish is expected)" if cfg.offline else ""),
-    ])
+    return "\n".join(
+        [
+            f"base:         {folder}",
+            f"architecture: {type(model).__name__} ({n_params / 1e6:.1f} M parameters, {model.dtype})",
+            f"source:       {manifest.get('repo') or manifest['source']} {manifest.get('commit', '')}".rstrip(),
+            f"vocabulary:   {len(processor.tokenizer)} tokens; <|im_start|>={processor.tokenizer.convert_tokens_to_ids('<|im_start|>')}"
+            f" <|image_pad|>={processor.tokenizer.convert_tokens_to_ids('<|image_pad|>')}",
+            f"image prompt: {inputs['input_ids'].shape[1]} tokens, grid {inputs['image_grid_thw'].tolist()}",
+            f"answer:       {answer!r}"
+            + ("  (random weights: gibberish is expected)" if cfg.offline else ""),
+        ]
+    )

@@ -15,9 +15,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.convert_slow_tokenizer import TikTokenConverter
 
 # Qwen2/3 pre-tokenizer split (single digits, unlike tiktoken's cl100k).
-QWEN_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+QWEN_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 # Qwen3-VL's added tokens, in id order from 151643. `True`: a control token (skipped when decoding
 # with skip_special_tokens); `False`: text the model writes and callers must see (<tool_call>, <think>).

@@ -52,11 +52,15 @@ def from_sharegpt(record: dict, *, where: str = "record") -> dict:
                 messages.append({"role": "assistant", "content": "", "tool_calls": calls})
             continue
         if role == "user":
-            messages.append({"role": role, "content": _blocks(value, images, videos, f"{where}: conversations[{k}]")})
+            messages.append(
+                {"role": role, "content": _blocks(value, images, videos, f"{where}: conversations[{k}]")}
+            )
         else:
             messages.append({"role": role, "content": value})
     if images or videos:
-        raise DataError(f"{where}: {len(images)} image(s) and {len(videos)} video(s) have no <image>/<video> tag")
+        raise DataError(
+            f"{where}: {len(images)} image(s) and {len(videos)} video(s) have no <image>/<video> tag"
+        )
     sample = {"messages": messages}
     tools = record.get("tools")
     if tools:

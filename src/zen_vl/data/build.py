@@ -90,7 +90,9 @@ def read_data_manifest(folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def generate(cfg: ZenConfig, media: MediaWriter, *, progress: bool = True) -> tuple[dict[str, list[dict]], int]:
+def generate(
+    cfg: ZenConfig, media: MediaWriter, *, progress: bool = True
+) -> tuple[dict[str, list[dict]], int]:
     """Generated samples per split, and how many val/test draws were redrawn to avoid leakage."""
     data = cfg.data
     splits: dict[str, list[dict]] = {}
@@ -136,7 +138,9 @@ def generate(cfg: ZenConfig, media: MediaWriter, *, progress: bool = True) -> tu
     return splits, redrawn
 
 
-def add_sources(cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWriter, project_root: Path) -> None:
+def add_sources(
+    cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWriter, project_root: Path
+) -> None:
     """Load, validate and split every `data.sources` entry into the splits."""
     for src in cfg.data.sources:
         loaded = load_source(src, media, project_root)
@@ -156,7 +160,9 @@ def add_sources(cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWrite
             splits[split].extend(samples)
 
 
-def check_lengths(cfg: ZenConfig, splits: dict[str, list[dict]], processor, root: Path, *, progress: bool = True):
+def check_lengths(
+    cfg: ZenConfig, splits: dict[str, list[dict]], processor, root: Path, *, progress: bool = True
+):
     """Render every sample once; drop those over max_length (deleting their media), or refuse them when
     their source says too_long: error. Token statistics."""
     from zen_vl.chat import SampleTooLong, render
@@ -169,8 +175,13 @@ def check_lengths(cfg: ZenConfig, splits: dict[str, list[dict]], processor, root
         kept, lengths, supervised, dropped = [], [], [], 0
         for sample in samples:
             try:
-                batch = render(sample, processor, media_root=root, processor_kwargs=cfg.vision.processor_kwargs,
-                               max_length=cfg.train.max_length)
+                batch = render(
+                    sample,
+                    processor,
+                    media_root=root,
+                    processor_kwargs=cfg.vision.processor_kwargs,
+                    max_length=cfg.train.max_length,
+                )
             except SampleTooLong as exc:
                 meta = sample.get("meta", {})
                 if meta.get("source") in strict:
@@ -225,7 +236,9 @@ def build_dataset(
         add_sources(cfg, splits, media, layout.root)
         for split, samples in splits.items():
             random.Random(f"{cfg.data.seed}/shuffle/{split}").shuffle(samples)
-        tokens = check_lengths(cfg, splits, processor, tmp, progress=progress) if processor is not None else {}
+        tokens = (
+            check_lengths(cfg, splits, processor, tmp, progress=progress) if processor is not None else {}
+        )
         for split, samples in splits.items():
             report = Report(dest / f"{split}.jsonl")
             with (tmp / f"{split}.jsonl").open("w", encoding="utf-8") as fh:
@@ -237,7 +250,9 @@ def build_dataset(
                     fh.write(json.dumps(sample, ensure_ascii=False) + "\n")
             report.raise_if_bad()
         if sum(len(s) for s in splits.values()) == 0 or not splits["train"]:
-            raise DataError(f"{dest}: the training split is empty (check data.train, data.mix and data.sources)")
+            raise DataError(
+                f"{dest}: the training split is empty (check data.train, data.mix and data.sources)"
+            )
         manifest = {
             "size": cfg.size,
             "variant": cfg.variant,
@@ -246,8 +261,10 @@ def build_dataset(
             "fingerprint": fp,
             "code": code_hash(),
             "font": draw.font_name(),
-            "counts": {split: dict(sorted(Counter(s["meta"]["source"] for s in samples).items()))
-                       for split, samples in splits.items()},
+            "counts": {
+                split: dict(sorted(Counter(s["meta"]["source"] for s in samples).items()))
+                for split, samples in splits.items()
+            },
             "samples": {split: len(samples) for split, samples in splits.items()},
             "redrawn_for_leakage": redrawn,
             "tokens": tokens,
@@ -270,17 +287,23 @@ def summary(dest: Path, manifest: dict) -> str:
     """The table `make data` prints."""
     sources = sorted({s for counts in manifest["counts"].values() for s in counts})
     width = max(len("source"), *(len(s) for s in sources))
-    lines = [f"{dest}  (seed {manifest['seed']}, content {manifest['content_hash'][:12]})",
-             f"  {'source':<{width}} " + " ".join(f"{s:>7}" for s in SPLITS)]
+    lines = [
+        f"{dest}  (seed {manifest['seed']}, content {manifest['content_hash'][:12]})",
+        f"  {'source':<{width}} " + " ".join(f"{s:>7}" for s in SPLITS),
+    ]
     for src in sources:
-        lines.append(f"  {src:<{width}} " + " ".join(f"{manifest['counts'][s].get(src, 0):>7}" for s in SPLITS))
+        lines.append(
+            f"  {src:<{width}} " + " ".join(f"{manifest['counts'][s].get(src, 0):>7}" for s in SPLITS)
+        )
     lines.append(f"  {'total':<{width}} " + " ".join(f"{manifest['samples'][s]:>7}" for s in SPLITS))
     tokens = manifest.get("tokens") or {}
     if tokens:
         dropped = sum(t["dropped_too_long"] for t in tokens.values())
         mean = tokens["train"]["tokens_mean"]
-        lines.append(f"  tokens/sample (train): mean {mean}, max {tokens['train']['tokens_max']}; "
-                     f"dropped over max_length: {dropped}")
+        lines.append(
+            f"  tokens/sample (train): mean {mean}, max {tokens['train']['tokens_max']}; "
+            f"dropped over max_length: {dropped}"
+        )
     lines.append(f"  val/test draws redrawn to avoid leakage: {manifest['redrawn_for_leakage']}")
     return "\n".join(lines)
 
@@ -295,4 +318,3 @@ def _delete_media(sample: dict, root: Path) -> None:
                         shutil.rmtree(target, ignore_errors=True)
                     else:
                         target.unlink(missing_ok=True)
-

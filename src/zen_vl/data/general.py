@@ -8,11 +8,38 @@ from __future__ import annotations
 
 from zen_vl.data.context import Ctx, assistant, sample, user
 
-WORDS = ["river", "lantern", "window", "pepper", "garden", "marble", "rocket", "violin", "castle", "meadow",
-         "harbor", "pencil", "orange", "silver", "thunder", "blanket"]
-CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Kenya": "Nairobi", "Canada": "Ottawa", "Peru": "Lima",
-            "Norway": "Oslo", "Egypt": "Cairo", "India": "New Delhi", "Chile": "Santiago", "Spain": "Madrid",
-            "Vietnam": "Hanoi", "Poland": "Warsaw"}
+WORDS = [
+    "river",
+    "lantern",
+    "window",
+    "pepper",
+    "garden",
+    "marble",
+    "rocket",
+    "violin",
+    "castle",
+    "meadow",
+    "harbor",
+    "pencil",
+    "orange",
+    "silver",
+    "thunder",
+    "blanket",
+]
+CAPITALS = {
+    "France": "Paris",
+    "Japan": "Tokyo",
+    "Kenya": "Nairobi",
+    "Canada": "Ottawa",
+    "Peru": "Lima",
+    "Norway": "Oslo",
+    "Egypt": "Cairo",
+    "India": "New Delhi",
+    "Chile": "Santiago",
+    "Spain": "Madrid",
+    "Vietnam": "Hanoi",
+    "Poland": "Warsaw",
+}
 
 
 def general(ctx: Ctx) -> dict:
@@ -23,7 +50,12 @@ def general(ctx: Ctx) -> dict:
         q, why, ans, truth = f"What is {a} + {b}?", f"{a} + {b} = {a + b}.", f"{a} + {b} = {a + b}.", a + b
     elif task == "multiply":
         a, b = rng.randint(2, 30), rng.randint(2, 30)
-        q, why, ans, truth = f"What is {a} times {b}?", f"{a} x {b} = {a * b}.", f"{a} × {b} = {a * b}.", a * b
+        q, why, ans, truth = (
+            f"What is {a} times {b}?",
+            f"{a} x {b} = {a * b}.",
+            f"{a} × {b} = {a * b}.",
+            a * b,
+        )
     elif task == "sort":
         nums = rng.sample(range(1, 100), rng.randint(4, 6))
         out = sorted(nums)
@@ -38,15 +70,23 @@ def general(ctx: Ctx) -> dict:
         ans, truth = f'The letter "{ch}" appears {n} time{"s" if n > 1 else ""} in "{w}".', n
     elif task == "reverse":
         w = rng.choice(WORDS)
-        q, why, ans, truth = f'Spell "{w}" backwards.', f"{' '.join(w)} reversed is {w[::-1]}.", w[::-1], w[::-1]
+        q, why, ans, truth = (
+            f'Spell "{w}" backwards.',
+            f"{' '.join(w)} reversed is {w[::-1]}.",
+            w[::-1],
+            w[::-1],
+        )
     elif task == "capital":
         country = rng.choice(list(CAPITALS))
         q, why = f"What is the capital of {country}?", f"The capital of {country} is {CAPITALS[country]}."
         ans, truth = f"The capital of {country} is {CAPITALS[country]}.", CAPITALS[country]
     else:
         q = rng.choice(["Hello!", "Hi there.", "Good morning!", "Thanks for your help!"])
-        ans = rng.choice(["Hello! How can I help you today?", "Hi! What can I do for you?"]) if "Thanks" not in q \
+        ans = (
+            rng.choice(["Hello! How can I help you today?", "Hi! What can I do for you?"])
+            if "Thanks" not in q
             else "You're welcome! Let me know if you need anything else."
+        )
         why, truth = "A greeting; I reply politely.", None
     messages = [user(q), assistant(ans, ctx, why)]
     return sample(messages, task=f"general_{task}", key=f"general:{q}", answer=truth, skill="general")

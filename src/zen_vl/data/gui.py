@@ -35,33 +35,72 @@ TOOLS: dict[str, dict] = {
     t["function"]["name"]: t
     for t in [
         _tool("click", "Click a point on the screen.", {"coordinate": _COORD}, ["coordinate"]),
-        _tool("type_text", "Click a text field and type into it.",
-              {"coordinate": _COORD, "text": {"type": "string", "description": "the text to type"}},
-              ["coordinate", "text"]),
-        _tool("fill_form", "Fill several fields of the visible form at once.",
-              {"fields": {"type": "object", "additionalProperties": {"type": "string"},
-                          "description": "field label as shown on screen -> value"}},
-              ["fields"]),
-        _tool("select_option", "Choose an option in a dropdown list.",
-              {"dropdown": {"type": "string", "description": "the dropdown's label"},
-               "option": {"type": "string", "description": "the option exactly as shown"}},
-              ["dropdown", "option"]),
-        _tool("scroll", "Scroll the window.",
-              {"direction": {"type": "string", "enum": ["up", "down", "left", "right"]},
-               "amount": {"type": "integer", "minimum": 1, "maximum": 10, "description": "scroll steps"}},
-              ["direction"]),
-        _tool("toggle_setting", "Switch a setting on or off.",
-              {"setting": {"type": "string", "description": "the setting's name as shown"},
-               "enabled": {"type": "boolean"}},
-              ["setting", "enabled"]),
-        _tool("image_analysis", "Run a detailed analysis on a region of the image.",
-              {"task": {"type": "string", "enum": ["describe", "read_text", "count_objects"]},
-               "region": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 1000},
-                          "minItems": 4, "maxItems": 4, "description": "[x1, y1, x2, y2] from 0 to 1000"}},
-              ["task", "region"]),
-        _tool("send_email", "Send an email.",
-              {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}},
-              ["to", "subject", "body"]),
+        _tool(
+            "type_text",
+            "Click a text field and type into it.",
+            {"coordinate": _COORD, "text": {"type": "string", "description": "the text to type"}},
+            ["coordinate", "text"],
+        ),
+        _tool(
+            "fill_form",
+            "Fill several fields of the visible form at once.",
+            {
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "field label as shown on screen -> value",
+                }
+            },
+            ["fields"],
+        ),
+        _tool(
+            "select_option",
+            "Choose an option in a dropdown list.",
+            {
+                "dropdown": {"type": "string", "description": "the dropdown's label"},
+                "option": {"type": "string", "description": "the option exactly as shown"},
+            },
+            ["dropdown", "option"],
+        ),
+        _tool(
+            "scroll",
+            "Scroll the window.",
+            {
+                "direction": {"type": "string", "enum": ["up", "down", "left", "right"]},
+                "amount": {"type": "integer", "minimum": 1, "maximum": 10, "description": "scroll steps"},
+            },
+            ["direction"],
+        ),
+        _tool(
+            "toggle_setting",
+            "Switch a setting on or off.",
+            {
+                "setting": {"type": "string", "description": "the setting's name as shown"},
+                "enabled": {"type": "boolean"},
+            },
+            ["setting", "enabled"],
+        ),
+        _tool(
+            "image_analysis",
+            "Run a detailed analysis on a region of the image.",
+            {
+                "task": {"type": "string", "enum": ["describe", "read_text", "count_objects"]},
+                "region": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "minItems": 4,
+                    "maxItems": 4,
+                    "description": "[x1, y1, x2, y2] from 0 to 1000",
+                },
+            },
+            ["task", "region"],
+        ),
+        _tool(
+            "send_email",
+            "Send an email.",
+            {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}},
+            ["to", "subject", "body"],
+        ),
         _tool("get_weather", "Get the current weather for a city.", {"city": {"type": "string"}}, ["city"]),
     ]
 }
@@ -148,22 +187,52 @@ def _tools(ctx: Ctx, needed: list[str]) -> list[dict]:
     return [TOOLS[n] for n in names]
 
 
-def _finish(ctx: Ctx, screen: Screen, key: str, task: str, question: str, turns: list[dict], calls: list[dict],
-            needed: list[str], targets: dict | None = None) -> dict:
+def _finish(
+    ctx: Ctx,
+    screen: Screen,
+    key: str,
+    task: str,
+    question: str,
+    turns: list[dict],
+    calls: list[dict],
+    needed: list[str],
+    targets: dict | None = None,
+) -> dict:
     path = ctx.media.image(screen.img, ctx.stem)
     messages = [user(image_block(path), question), *turns]
-    return sample(messages, task=task, key=f"gui:{key}|{task}|{question}", answer=calls, tools=_tools(ctx, needed),
-                  skill="function_calling", targets=targets or {})
+    return sample(
+        messages,
+        task=task,
+        key=f"gui:{key}|{task}|{question}",
+        answer=calls,
+        tools=_tools(ctx, needed),
+        skill="function_calling",
+        targets=targets or {},
+    )
 
 
 def _reason_calls(calls: list[dict]) -> str:
-    return "I will call " + " and ".join(f"{c['name']} with {json.dumps(c['arguments'])}" for c in calls) + "."
+    return (
+        "I will call " + " and ".join(f"{c['name']} with {json.dumps(c['arguments'])}" for c in calls) + "."
+    )
 
 
 # --------------------------------------------------------------------------- screens and tasks
 
-PEOPLE = ["Ana Ruiz", "Kenji Sato", "Maria Rossi", "Tom Becker", "Lea Dubois", "Omar Haddad", "Sara Lind",
-          "Ivan Petrov", "Chen Wei", "Priya Nair", "Jonas Berg", "Eva Novak"]
+PEOPLE = [
+    "Ana Ruiz",
+    "Kenji Sato",
+    "Maria Rossi",
+    "Tom Becker",
+    "Lea Dubois",
+    "Omar Haddad",
+    "Sara Lind",
+    "Ivan Petrov",
+    "Chen Wei",
+    "Priya Nair",
+    "Jonas Berg",
+    "Eva Novak",
+]
 CITIES = ["Lisbon", "Osaka", "Turin", "Leipzig", "Lyon", "Amman", "Malmö", "Kazan", "Suzhou", "Pune"]
 
 
@@ -201,28 +270,54 @@ def form(ctx: Ctx) -> dict:
     task = rng.choice(["fill_form", "type_text", "click", "no_tool", "multi_turn"])
     if task == "fill_form":
         calls = [_call("fill_form", fields={lab: person[lab] for lab in labels})]
-        q, _ = ctx.phrasing(["Fill in the form with the details on the customer card.",
-                             "Complete this form using the card on the right.",
-                             "Copy the customer's details into the form.",
-                             "Use the customer card to fill out the form."])
-        return _finish(ctx, s, key, task, q, [assistant("", ctx, _reason_calls(calls), calls)], calls, ["fill_form"])
+        q, _ = ctx.phrasing(
+            [
+                "Fill in the form with the details on the customer card.",
+                "Complete this form using the card on the right.",
+                "Copy the customer's details into the form.",
+                "Use the customer card to fill out the form.",
+            ]
+        )
+        return _finish(
+            ctx, s, key, task, q, [assistant("", ctx, _reason_calls(calls), calls)], calls, ["fill_form"]
+        )
     if task == "type_text":
         label = rng.choice(labels)
         calls = [_call("type_text", coordinate=s.rel_centre(f"field:{label}"), text=person[label])]
         q = f"Type the customer's {label.lower()} from the card into the {label} field."
-        return _finish(ctx, s, key, task, q, [assistant("", ctx, _reason_calls(calls), calls)], calls, ["type_text"],
-                       {"type_text": s.rel_box(f"field:{label}")})
+        return _finish(
+            ctx,
+            s,
+            key,
+            task,
+            q,
+            [assistant("", ctx, _reason_calls(calls), calls)],
+            calls,
+            ["type_text"],
+            {"type_text": s.rel_box(f"field:{label}")},
+        )
     if task == "click":
         target = rng.choice(order)
         calls = [_call("click", coordinate=s.rel_centre(f"button:{target}"))]
         q = {"Submit": "Submit the form.", "Cancel": "Cancel this form."}[target]
-        return _finish(ctx, s, key, task, q, [assistant("", ctx, _reason_calls(calls), calls)], calls, ["click"],
-                       {"click": s.rel_box(f"button:{target}")})
+        return _finish(
+            ctx,
+            s,
+            key,
+            task,
+            q,
+            [assistant("", ctx, _reason_calls(calls), calls)],
+            calls,
+            ["click"],
+            {"click": s.rel_box(f"button:{target}")},
+        )
     if task == "no_tool":
         label = rng.choice(labels)
         q = f"What {label.lower()} is written on the customer card?"
         answer = f"The card shows {label.lower()} {person[label]}."
-        turn = assistant(answer, ctx, f"No tool is needed: the card on the right reads {label}: {person[label]}.")
+        turn = assistant(
+            answer, ctx, f"No tool is needed: the card on the right reads {label}: {person[label]}."
+        )
         return _finish(ctx, s, key, task, q, [turn], [], ["click", "fill_form"])
     # multi-turn: fill, then submit after the tool reports success, then a text summary.
     fill = [_call("fill_form", fields={lab: person[lab] for lab in labels})]
@@ -231,17 +326,40 @@ def form(ctx: Ctx) -> dict:
         assistant("", ctx, _reason_calls(fill), fill),
         {"role": "tool", "content": json.dumps({"status": "ok", "filled": labels})},
         assistant("", ctx, "The form is filled. Next I press Submit. " + _reason_calls(click), click),
-        {"role": "tool", "content": json.dumps({"status": "ok", "page": "Thank you! Your details were saved."})},
-        assistant(f"Done: I filled in the form for {person['Name'] if 'Name' in labels else 'the customer'} "
-                  "and submitted it. The page confirms the details were saved.", ctx,
-                  "Both steps succeeded, so I report back."),
+        {
+            "role": "tool",
+            "content": json.dumps({"status": "ok", "page": "Thank you! Your details were saved."}),
+        },
+        assistant(
+            f"Done: I filled in the form for {person['Name'] if 'Name' in labels else 'the customer'} "
+            "and submitted it. The page confirms the details were saved.",
+            ctx,
+            "Both steps succeeded, so I report back.",
+        ),
     ]
-    return _finish(ctx, s, key, "multi_turn", "Fill in the form from the customer card and submit it.", turns,
-                   fill + click, ["fill_form", "click"], {"click": s.rel_box("button:Submit")})
+    return _finish(
+        ctx,
+        s,
+        key,
+        "multi_turn",
+        "Fill in the form from the customer card and submit it.",
+        turns,
+        fill + click,
+        ["fill_form", "click"],
+        {"click": s.rel_box("button:Submit")},
+    )
 
 
-SETTINGS = ["Wi-Fi", "Bluetooth", "Dark mode", "Notifications", "Location", "Auto-update", "Airplane mode",
-            "Sync"]
+SETTINGS = [
+    "Wi-Fi",
+    "Bluetooth",
+    "Dark mode",
+    "Notifications",
+    "Location",
+    "Auto-update",
+    "Airplane mode",
+    "Sync",
+]
 
 
 def settings(ctx: Ctx) -> dict:
@@ -259,8 +377,14 @@ def settings(ctx: Ctx) -> dict:
     task = rng.choice(["parallel", "single", "no_tool"])
     if task == "parallel":
         calls = [_call("toggle_setting", setting=n, enabled=True) for n in off]
-        q, _ = ctx.phrasing(["Turn on every setting that is currently off.", "Enable all the disabled settings.",
-                             "Switch on everything that is off.", "Make sure all of these settings are on."])
+        q, _ = ctx.phrasing(
+            [
+                "Turn on every setting that is currently off.",
+                "Enable all the disabled settings.",
+                "Switch on everything that is off.",
+                "Make sure all of these settings are on.",
+            ]
+        )
         why = f"The settings that are off: {', '.join(off)}. I switch each on, in parallel. {_reason_calls(calls)}"
         return _finish(ctx, s, key, task, q, [assistant("", ctx, why, calls)], calls, ["toggle_setting"])
     n = rng.choice(names)
@@ -271,17 +395,37 @@ def settings(ctx: Ctx) -> dict:
         return _finish(ctx, s, key, task, q, [assistant("", ctx, why, calls)], calls, ["toggle_setting"])
     q = f"Is {n} on or off?"
     answer = f"{n} is {'on' if states[n] else 'off'}."
-    return _finish(ctx, s, key, "no_tool", q, [assistant(answer, ctx, f"No tool needed: the switch shows {answer}")],
-                   [], ["toggle_setting"])
+    return _finish(
+        ctx,
+        s,
+        key,
+        "no_tool",
+        q,
+        [assistant(answer, ctx, f"No tool needed: the switch shows {answer}")],
+        [],
+        ["toggle_setting"],
+    )
 
 
 DIALOGS = [
-    ("Delete file", "Delete \"{file}\"? This cannot be undone.", ["Cancel", "Delete"],
-     {"Delete": "Confirm the deletion.", "Cancel": "Don't delete it, cancel."}),
-    ("Unsaved changes", "Save changes to \"{file}\" before closing?", ["Don't Save", "Cancel", "Save"],
-     {"Save": "Save my changes.", "Don't Save": "Close without saving.", "Cancel": "Go back to editing."}),
-    ("Update available", "Version {ver} is ready to install.", ["Later", "Install now"],
-     {"Install now": "Install the update.", "Later": "Remind me later about the update."}),
+    (
+        "Delete file",
+        'Delete "{file}"? This cannot be undone.',
+        ["Cancel", "Delete"],
+        {"Delete": "Confirm the deletion.", "Cancel": "Don't delete it, cancel."},
+    ),
+    (
+        "Unsaved changes",
+        'Save changes to "{file}" before closing?',
+        ["Don't Save", "Cancel", "Save"],
+        {"Save": "Save my changes.", "Don't Save": "Close without saving.", "Cancel": "Go back to editing."},
+    ),
+    (
+        "Update available",
+        "Version {ver} is ready to install.",
+        ["Later", "Install now"],
+        {"Install now": "Install the update.", "Later": "Remind me later about the update."},
+    ),
 ]
 
 
@@ -297,16 +441,33 @@ def dialog(ctx: Ctx) -> dict:
     for name in reversed(buttons):  # right-aligned, primary action last
         w, _ = draw.text_size(s.pen, name, s.bold)
         x -= w + s.unit * 1.4
-        s.button(name, x, s.height - s.unit * 5.5, fill=(40, 100, 210) if name == buttons[-1] else (120, 120, 130))
+        s.button(
+            name, x, s.height - s.unit * 5.5, fill=(40, 100, 210) if name == buttons[-1] else (120, 120, 130)
+        )
     target = rng.choice(buttons)
     calls = [_call("click", coordinate=s.rel_centre(f"button:{target}"))]
-    why = f"The dialog says: {text} The user wants \"{target}\". {_reason_calls(calls)}"
-    return _finish(ctx, s, f"dialog:{title}:{text}", "click", intents[target], [assistant("", ctx, why, calls)],
-                   calls, ["click"], {"click": s.rel_box(f"button:{target}")})
+    why = f'The dialog says: {text} The user wants "{target}". {_reason_calls(calls)}'
+    return _finish(
+        ctx,
+        s,
+        f"dialog:{title}:{text}",
+        "click",
+        intents[target],
+        [assistant("", ctx, why, calls)],
+        calls,
+        ["click"],
+        {"click": s.rel_box(f"button:{target}")},
+    )
 
 
-DOMAINS = ["example.org", "docs.example.com", "news.example.net", "shop.example.io", "wiki.example.edu",
-           "blog.example.dev"]
+DOMAINS = [
+    "example.org",
+    "docs.example.com",
+    "news.example.net",
+    "shop.example.io",
+    "wiki.example.edu",
+    "blog.example.dev",
+]
 TOPICS = ["tide tables", "sourdough starter", "bike repair", "tax forms", "moon phases", "train times"]
 
 
@@ -334,26 +495,53 @@ def search(ctx: Ctx) -> dict:
         calls = [_call("click", coordinate=s.rel_centre(f"result:{d}"))]
         q = f"Open the result from {d}."
         why = f"The results are from {', '.join(domains)}. The one from {d} is result {domains.index(d) + 1}."
-        return _finish(ctx, s, key, "click", q, [assistant("", ctx, why, calls)], calls, ["click"],
-                       {"click": s.rel_box(f"result:{d}")})
+        return _finish(
+            ctx,
+            s,
+            key,
+            "click",
+            q,
+            [assistant("", ctx, why, calls)],
+            calls,
+            ["click"],
+            {"click": s.rel_box(f"result:{d}")},
+        )
     if task == "scroll":
         amount = rng.randint(2, 8)
         calls = [_call("scroll", direction="down", amount=amount)]
         q = f"Scroll down {amount} steps to see more results."
-        return _finish(ctx, s, key, "scroll", q, [assistant("", ctx, _reason_calls(calls), calls)], calls, ["scroll"])
+        return _finish(
+            ctx, s, key, "scroll", q, [assistant("", ctx, _reason_calls(calls), calls)], calls, ["scroll"]
+        )
     typed = [_call("type_text", coordinate=s.rel_centre("field:Search"), text=code)]
     go = [_call("click", coordinate=s.rel_centre("button:Go"))]
     turns = [
-        assistant("", ctx, f"The promo code on screen is {code}. I type it into the search box. " + _reason_calls(typed),
-                  typed),
+        assistant(
+            "",
+            ctx,
+            f"The promo code on screen is {code}. I type it into the search box. " + _reason_calls(typed),
+            typed,
+        ),
         {"role": "tool", "content": json.dumps({"status": "ok"})},
         assistant("", ctx, "Now I press Go. " + _reason_calls(go), go),
         {"role": "tool", "content": json.dumps({"status": "ok", "results": 4})},
-        assistant(f"I searched for the promo code {code}; the search returned 4 results.", ctx,
-                  "Both steps worked; I summarise."),
+        assistant(
+            f"I searched for the promo code {code}; the search returned 4 results.",
+            ctx,
+            "Both steps worked; I summarise.",
+        ),
     ]
-    return _finish(ctx, s, key, "multi_turn", "Search for the promo code shown on the page.", turns, typed + go,
-                   ["type_text", "click"], {"type_text": s.rel_box("field:Search"), "click": s.rel_box("button:Go")})
+    return _finish(
+        ctx,
+        s,
+        key,
+        "multi_turn",
+        "Search for the promo code shown on the page.",
+        turns,
+        typed + go,
+        ["type_text", "click"],
+        {"type_text": s.rel_box("field:Search"), "click": s.rel_box("button:Go")},
+    )
 
 
 SHIPPING = ["Standard", "Express", "Next day", "Pickup", "Economy"]
@@ -380,10 +568,18 @@ def checkout(ctx: Ctx) -> dict:
     else:
         k = rng.randrange(len(options))
         q = f"Select {names[k]} shipping."
-        why = f"The option for {names[k]} is shown as \"{options[k]}\"."
+        why = f'The option for {names[k]} is shown as "{options[k]}".'
     calls = [_call("select_option", dropdown="Shipping", option=options[k])]
-    return _finish(ctx, s, f"checkout:{options}", "select_option", q, [assistant("", ctx, why, calls)], calls,
-                   ["select_option"])
+    return _finish(
+        ctx,
+        s,
+        f"checkout:{options}",
+        "select_option",
+        q,
+        [assistant("", ctx, why, calls)],
+        calls,
+        ["select_option"],
+    )
 
 
 def photo(ctx: Ctx) -> dict:
@@ -394,15 +590,32 @@ def photo(ctx: Ctx) -> dict:
     calls = [_call("image_analysis", task="describe", region=box)]
     path = ctx.media.image(scene.render(), ctx.stem)
     q = f"Use the analysis tool on the {o.name} only."
-    messages = [user(image_block(path), q),
-                assistant("", ctx, f"The {o.name} is at the {scene.region(o)}, box {box}. {_reason_calls(calls)}", calls)]
-    return sample(messages, task="image_analysis", key=f"photo:{scene.key}|{o.name}", answer=calls,
-                  tools=_tools(ctx, ["image_analysis"]), skill="function_calling", targets={"image_analysis": box})
+    messages = [
+        user(image_block(path), q),
+        assistant(
+            "", ctx, f"The {o.name} is at the {scene.region(o)}, box {box}. {_reason_calls(calls)}", calls
+        ),
+    ]
+    return sample(
+        messages,
+        task="image_analysis",
+        key=f"photo:{scene.key}|{o.name}",
+        answer=calls,
+        tools=_tools(ctx, ["image_analysis"]),
+        skill="function_calling",
+        targets={"image_analysis": box},
+    )
 
 
 # Kinds of screen, with their draw weights.
-SCREENS = {"form": (form, 2), "settings": (settings, 1), "dialog": (dialog, 1), "search": (search, 1),
-           "checkout": (checkout, 1), "photo": (photo, 1)}
+SCREENS = {
+    "form": (form, 2),
+    "settings": (settings, 1),
+    "dialog": (dialog, 1),
+    "search": (search, 1),
+    "checkout": (checkout, 1),
+    "photo": (photo, 1),
+}
 
 
 def gui(ctx: Ctx) -> dict:

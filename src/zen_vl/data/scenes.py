@@ -97,7 +97,9 @@ def _plural(n: int, word: str) -> str:
 
 def visual(ctx: Ctx) -> dict:
     """One visual question with an exact answer (skill chosen at random)."""
-    task = ctx.rng.choice(["colour", "count", "position", "size", "describe", "grounding", "point", "ocr", "chart"])
+    task = ctx.rng.choice(
+        ["colour", "count", "position", "size", "describe", "grounding", "point", "ocr", "chart"]
+    )
     if task == "ocr":
         return ocr(ctx)
     if task == "chart":
@@ -110,11 +112,24 @@ def visual(ctx: Ctx) -> dict:
         unique = [o for o in objs if len(by_shape[o.shape]) == 1]
         if unique:
             o = rng.choice(unique)
-            q, _ = ctx.phrasing([f"What colour is the {o.shape}?", f"Which colour does the {o.shape} have?",
-                                 f"Tell me the colour of the {o.shape}.", f"The {o.shape} is what colour?"])
-            return _ask(ctx, scene, q, f"The {o.shape} is {o.colour}.",
-                        f"There is one {o.shape}, at the {scene.region(o)}. It is filled with {o.colour}.",
-                        task="colour", truth=o.colour, skill="colour")
+            q, _ = ctx.phrasing(
+                [
+                    f"What colour is the {o.shape}?",
+                    f"Which colour does the {o.shape} have?",
+                    f"Tell me the colour of the {o.shape}.",
+                    f"The {o.shape} is what colour?",
+                ]
+            )
+            return _ask(
+                ctx,
+                scene,
+                q,
+                f"The {o.shape} is {o.colour}.",
+                f"There is one {o.shape}, at the {scene.region(o)}. It is filled with {o.colour}.",
+                task="colour",
+                truth=o.colour,
+                skill="colour",
+            )
         task = "count"
     if task == "count":
         if rng.random() < 0.5:
@@ -128,47 +143,102 @@ def visual(ctx: Ctx) -> dict:
             q = f"How many {colour} shapes can you see?"
             a = f"I can see {_plural(n, f'{colour} shape')}."
         listing = ", ".join(o.name for o in objs)
-        return _ask(ctx, scene, q, a, f"The shapes are: {listing}. Counting the matching ones gives {n}.",
-                    task="count", truth=n, skill="count")
+        return _ask(
+            ctx,
+            scene,
+            q,
+            a,
+            f"The shapes are: {listing}. Counting the matching ones gives {n}.",
+            task="count",
+            truth=n,
+            skill="count",
+        )
     if task == "position" and len(objs) >= 2:
         a_, b_ = rng.sample(objs, 2)
         if abs(a_.cx - b_.cx) < 0.1 * scene.size:
             a_, b_ = sorted(objs, key=lambda o: o.cx)[0], sorted(objs, key=lambda o: o.cx)[-1]
         side = "left" if a_.cx < b_.cx else "right"
         q = f"Is the {a_.name} to the left or to the right of the {b_.name}?"
-        return _ask(ctx, scene, q, f"The {a_.name} is to the {side} of the {b_.name}.",
-                    f"The {a_.name} is at the {scene.region(a_)} and the {b_.name} at the {scene.region(b_)}; "
-                    f"comparing their horizontal positions, the {a_.name} is further {side}.",
-                    task="position", truth=side, skill="position")
+        return _ask(
+            ctx,
+            scene,
+            q,
+            f"The {a_.name} is to the {side} of the {b_.name}.",
+            f"The {a_.name} is at the {scene.region(a_)} and the {b_.name} at the {scene.region(b_)}; "
+            f"comparing their horizontal positions, the {a_.name} is further {side}.",
+            task="position",
+            truth=side,
+            skill="position",
+        )
     if task == "size":
         big = max(objs, key=lambda o: o.r)
         q = "Which shape is the largest?"
-        return _ask(ctx, scene, q, f"The {big.name} is the largest shape.",
-                    "Comparing the sizes: " + ", ".join(f"the {o.name} is about {round(2 * o.r)} px wide"
-                                                        for o in objs) + f". The {big.name} is the biggest.",
-                    task="size", truth=big.name, skill="size")
+        return _ask(
+            ctx,
+            scene,
+            q,
+            f"The {big.name} is the largest shape.",
+            "Comparing the sizes: "
+            + ", ".join(f"the {o.name} is about {round(2 * o.r)} px wide" for o in objs)
+            + f". The {big.name} is the biggest.",
+            task="size",
+            truth=big.name,
+            skill="size",
+        )
     if task in ("grounding", "point"):
         o = rng.choice(objs)
         if task == "grounding":
             box = draw.rel_box(o.box, scene.size, scene.size)
-            q, _ = ctx.phrasing([f"Locate the {o.name} and give its bounding box.",
-                                 f"Find the {o.name}. Output its bbox in JSON.",
-                                 f"Where is the {o.name}? Answer with a bounding box.",
-                                 f"Detect the {o.name} and report its box coordinates."])
+            q, _ = ctx.phrasing(
+                [
+                    f"Locate the {o.name} and give its bounding box.",
+                    f"Find the {o.name}. Output its bbox in JSON.",
+                    f"Where is the {o.name}? Answer with a bounding box.",
+                    f"Detect the {o.name} and report its box coordinates.",
+                ]
+            )
             answer = "```json\n" + json.dumps([{"bbox_2d": box, "label": o.name}]) + "\n```"
-            return _ask(ctx, scene, q, answer,
-                        f"The {o.name} is at the {scene.region(o)}. In 0-1000 coordinates its box is {box}.",
-                        task="grounding", truth=box, skill="grounding")
+            return _ask(
+                ctx,
+                scene,
+                q,
+                answer,
+                f"The {o.name} is at the {scene.region(o)}. In 0-1000 coordinates its box is {box}.",
+                task="grounding",
+                truth=box,
+                skill="grounding",
+            )
         pt = draw.rel_point(o.cx, o.cy, scene.size, scene.size)
         box = draw.rel_box(o.box, scene.size, scene.size)
         answer = "```json\n" + json.dumps([{"point_2d": pt, "label": o.name}]) + "\n```"
-        return _ask(ctx, scene, f"Point to the {o.name}.", answer,
-                    f"The {o.name} is centred at {pt} in 0-1000 coordinates.",
-                    task="point", truth=box, skill="grounding")
-    q, _ = ctx.phrasing(["Describe the image.", "What is in this picture?", "What do you see?",
-                         "Give a short description of this image."])
-    return _ask(ctx, scene, q, scene.describe(), "I list each shape with its colour and where it is.",
-                task="describe", truth=[o.name for o in objs], skill="describe")
+        return _ask(
+            ctx,
+            scene,
+            f"Point to the {o.name}.",
+            answer,
+            f"The {o.name} is centred at {pt} in 0-1000 coordinates.",
+            task="point",
+            truth=box,
+            skill="grounding",
+        )
+    q, _ = ctx.phrasing(
+        [
+            "Describe the image.",
+            "What is in this picture?",
+            "What do you see?",
+            "Give a short description of this image.",
+        ]
+    )
+    return _ask(
+        ctx,
+        scene,
+        q,
+        scene.describe(),
+        "I list each shape with its colour and where it is.",
+        task="describe",
+        truth=[o.name for o in objs],
+        skill="describe",
+    )
 
 
 PROBE_COLOURS = ("red", "green", "blue", "yellow")
@@ -183,19 +253,55 @@ def colour_probe(ctx: Ctx) -> dict:
     r = rng.uniform(0.2, 0.3) * size
     o = Obj(shape, colour, rng.uniform(r, size - r), rng.uniform(r, size - r), r)
     scene = Scene(size, (o,))
-    q, _ = ctx.phrasing(["What colour is the shape?", "Which colour is the shape?",
-                         "Name the colour of the shape.", "What is the colour of the shape?"])
-    return _ask(ctx, scene, q, f"The shape is {colour}.", f"The only shape is a {shape}, filled with {colour}.",
-                task="colour_probe", truth=colour, skill="colour")
+    q, _ = ctx.phrasing(
+        [
+            "What colour is the shape?",
+            "Which colour is the shape?",
+            "Name the colour of the shape.",
+            "What is the colour of the shape?",
+        ]
+    )
+    return _ask(
+        ctx,
+        scene,
+        q,
+        f"The shape is {colour}.",
+        f"The only shape is a {shape}, filled with {colour}.",
+        task="colour_probe",
+        truth=colour,
+        skill="colour",
+    )
 
 
 # --------------------------------------------------------------------------- OCR
 
 OCR_WORDS = {
     "en": ["exit", "platform", "gate", "open", "closed", "garden", "coffee", "north", "library", "station"],
-    "es": ["salida", "andén", "puerta", "abierto", "cerrado", "jardín", "café", "norte", "biblioteca", "estación"],
+    "es": [
+        "salida",
+        "andén",
+        "puerta",
+        "abierto",
+        "cerrado",
+        "jardín",
+        "café",
+        "norte",
+        "biblioteca",
+        "estación",
+    ],
     "fr": ["sortie", "quai", "porte", "ouvert", "fermé", "jardin", "café", "nord", "bibliothèque", "gare"],
-    "de": ["Ausgang", "Gleis", "Tor", "geöffnet", "geschlossen", "Garten", "Kaffee", "Norden", "Bücherei", "Bahnhof"],
+    "de": [
+        "Ausgang",
+        "Gleis",
+        "Tor",
+        "geöffnet",
+        "geschlossen",
+        "Garten",
+        "Kaffee",
+        "Norden",
+        "Bücherei",
+        "Bahnhof",
+    ],
     "el": ["έξοδος", "πύλη", "ανοιχτό", "κλειστό", "κήπος", "καφές", "βορράς", "σταθμός"],
     "ru": ["выход", "платформа", "ворота", "открыто", "закрыто", "сад", "кофе", "север", "вокзал"],
 }
@@ -220,17 +326,33 @@ def ocr(ctx: Ctx) -> dict:
     x, y = rng.uniform(0.03 * size, size - w - 0.03 * size), rng.uniform(0.1 * size, size - 2 * h)
     pen.text((x, y), text, font=fnt, fill=fg)
     path = ctx.media.image(img, ctx.stem)
-    q, _ = ctx.phrasing(["What does the text in the image say?", "Read the text in this image.",
-                         "Transcribe the sign.", "What is written here?"])
-    messages = [user(image_block(path), q),
-                assistant(text, ctx, f"There is one line of text in the image. Reading it character by character: {text}")]
-    return sample(messages, task="ocr", key=f"ocr:{text}|{round(x)},{round(y)}", answer=text, skill="ocr", language=lang)
+    q, _ = ctx.phrasing(
+        [
+            "What does the text in the image say?",
+            "Read the text in this image.",
+            "Transcribe the sign.",
+            "What is written here?",
+        ]
+    )
+    messages = [
+        user(image_block(path), q),
+        assistant(
+            text, ctx, f"There is one line of text in the image. Reading it character by character: {text}"
+        ),
+    ]
+    return sample(
+        messages, task="ocr", key=f"ocr:{text}|{round(x)},{round(y)}", answer=text, skill="ocr", language=lang
+    )
 
 
 # --------------------------------------------------------------------------- charts
 
-CATEGORIES = [["Mon", "Tue", "Wed", "Thu", "Fri"], ["A", "B", "C", "D", "E"],
-              ["Q1", "Q2", "Q3", "Q4"], ["apples", "pears", "plums", "figs", "kiwis"]]
+CATEGORIES = [
+    ["Mon", "Tue", "Wed", "Thu", "Fri"],
+    ["A", "B", "C", "D", "E"],
+    ["Q1", "Q2", "Q3", "Q4"],
+    ["apples", "pears", "plums", "figs", "kiwis"],
+]
 
 
 @dataclass(frozen=True)
@@ -275,7 +397,11 @@ def _chart_sample(ctx: Ctx, chart: Chart, q: str, answer: str, reasoning: str, t
 
 
 def _reading(chart: Chart) -> str:
-    return "Reading the bars: " + ", ".join(f"{lab} = {v}" for lab, v in zip(chart.labels, chart.values, strict=True)) + "."
+    return (
+        "Reading the bars: "
+        + ", ".join(f"{lab} = {v}" for lab, v in zip(chart.labels, chart.values, strict=True))
+        + "."
+    )
 
 
 def chart(ctx: Ctx) -> dict:
@@ -283,12 +409,25 @@ def chart(ctx: Ctx) -> dict:
     if ctx.rng.random() < 0.5:
         k = ctx.rng.randrange(len(c.labels))
         q = f"What is the value of {c.labels[k]} in the chart?"
-        return _chart_sample(ctx, c, q, f"The value of {c.labels[k]} is {c.values[k]}.",
-                             _reading(c), "chart_value", c.values[k])
+        return _chart_sample(
+            ctx,
+            c,
+            q,
+            f"The value of {c.labels[k]} is {c.values[k]}.",
+            _reading(c),
+            "chart_value",
+            c.values[k],
+        )
     k = max(range(len(c.values)), key=c.values.__getitem__)
-    return _chart_sample(ctx, c, "Which category has the highest value?",
-                         f"{c.labels[k]} has the highest value ({c.values[k]}).",
-                         _reading(c) + f" The largest is {c.values[k]}.", "chart_max", c.labels[k])
+    return _chart_sample(
+        ctx,
+        c,
+        "Which category has the highest value?",
+        f"{c.labels[k]} has the highest value ({c.values[k]}).",
+        _reading(c) + f" The largest is {c.values[k]}.",
+        "chart_max",
+        c.labels[k],
+    )
 
 
 # --------------------------------------------------------------------------- several steps
@@ -304,14 +443,17 @@ def reasoning(ctx: Ctx) -> dict:
             i, j = rng.sample(range(len(c.labels)), 2)
             total = c.values[i] + c.values[j]
             q = f"What is the sum of the values of {c.labels[i]} and {c.labels[j]}?"
-            why = (f"{_reading(c)} I need {c.labels[i]} and {c.labels[j]}: "
-                   f"{c.values[i]} + {c.values[j]} = {total}.")
+            why = (
+                f"{_reading(c)} I need {c.labels[i]} and {c.labels[j]}: "
+                f"{c.values[i]} + {c.values[j]} = {total}."
+            )
             return _chart_sample(ctx, c, q, f"The sum is {total}.", why, "chart_sum", total)
         hi, lo = max(c.values), min(c.values)
         q = "By how much does the highest bar exceed the lowest one?"
         why = f"{_reading(c)} The highest is {hi} and the lowest is {lo}; {hi} - {lo} = {hi - lo}."
-        return _chart_sample(ctx, c, q, f"The highest bar exceeds the lowest by {hi - lo}.", why,
-                             "chart_range", hi - lo)
+        return _chart_sample(
+            ctx, c, q, f"The highest bar exceeds the lowest by {hi - lo}.", why, "chart_range", hi - lo
+        )
     scene = make_scene(rng, ctx.image_size, 3, 6)
     objs = list(scene.objects)
     listing = "; ".join(f"{o.name} at the {scene.region(o)}" for o in objs)
@@ -320,8 +462,10 @@ def reasoning(ctx: Ctx) -> dict:
         n1, n2 = sum(o.colour == c1 for o in objs), sum(o.colour == c2 for o in objs)
         verdict = "Yes" if n1 > n2 else "No"
         q = f"Are there more {c1} shapes than {c2} shapes?"
-        why = (f"The shapes are: {listing}. {c1.capitalize()} shapes: {n1}. {c2.capitalize()} shapes: {n2}. "
-               f"{n1} {'>' if n1 > n2 else '<=' } {n2}, so the answer is {verdict.lower()}.")
+        why = (
+            f"The shapes are: {listing}. {c1.capitalize()} shapes: {n1}. {c2.capitalize()} shapes: {n2}. "
+            f"{n1} {'>' if n1 > n2 else '<='} {n2}, so the answer is {verdict.lower()}."
+        )
         ans = f"{verdict}. There {'is' if n1 == 1 else 'are'} {_plural(n1, f'{c1} shape')} and {n2} {c2} shape{'s' if n2 != 1 else ''}."
         return _ask(ctx, scene, q, ans, why, task=task, truth=verdict.lower(), skill="count")
     if task == "count_total":
@@ -329,11 +473,29 @@ def reasoning(ctx: Ctx) -> dict:
         n1, n2 = sum(o.shape == s1 for o in objs), sum(o.shape == s2 for o in objs)
         q = f"How many shapes are either {s1}s or {s2}s?"
         why = f"The shapes are: {listing}. {s1.capitalize()}s: {n1}. {s2.capitalize()}s: {n2}. {n1} + {n2} = {n1 + n2}."
-        return _ask(ctx, scene, q, f"{n1 + n2} shapes are {s1}s or {s2}s.", why, task=task, truth=n1 + n2,
-                    skill="count")
+        return _ask(
+            ctx,
+            scene,
+            q,
+            f"{n1 + n2} shapes are {s1}s or {s2}s.",
+            why,
+            task=task,
+            truth=n1 + n2,
+            skill="count",
+        )
     left = min(objs, key=lambda o: o.cx)
-    why = ("Horizontal centres in 0-1000 coordinates: "
-           + ", ".join(f"{o.name} {draw.rel(o.cx, scene.size)}" for o in objs)
-           + f". The smallest is the {left.name}'s.")
-    return _ask(ctx, scene, "Which shape is furthest to the left?", f"The {left.name} is furthest to the left.",
-                why, task=task, truth=left.name, skill="position")
+    why = (
+        "Horizontal centres in 0-1000 coordinates: "
+        + ", ".join(f"{o.name} {draw.rel(o.cx, scene.size)}" for o in objs)
+        + f". The smallest is the {left.name}'s."
+    )
+    return _ask(
+        ctx,
+        scene,
+        "Which shape is furthest to the left?",
+        f"The {left.name} is furthest to the left.",
+        why,
+        task=task,
+        truth=left.name,
+        skill="position",
+    )

@@ -29,7 +29,14 @@ from zen_vl.errors import ZenError
 ROLES = ("system", "user", "assistant", "tool")
 BLOCK_TYPES = ("text", "image", "video")
 # Control tokens the tokenizer would parse as structure if they appeared in data text.
-CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+CONTROL_TOKENS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 MAX_IMAGE_PIXELS = 64_000_000  # larger is treated as a decompression bomb
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -84,7 +91,9 @@ def validate_file(path: Path, *, template: str = "instruct", check_media: bool =
     report = Report(path)
     for line, sample in read_jsonl(path):
         report.samples += 1
-        for reason in sample_problems(sample, media_root=path.parent if check_media else None, template=template):
+        for reason in sample_problems(
+            sample, media_root=path.parent if check_media else None, template=template
+        ):
             report.add(line, reason)
     if report.samples == 0:
         report.problems.append(f"{path}: no samples")
@@ -137,7 +146,9 @@ def _declared_tools(tools: object, problems: list[str]) -> dict[str, dict]:
     for j, tool in enumerate(tools):
         fn = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            problems.append(f"tools[{j}]: expected {{'type': 'function', 'function': {{'name', 'parameters'}}}}")
+            problems.append(
+                f"tools[{j}]: expected {{'type': 'function', 'function': {{'name', 'parameters'}}}}"
+            )
             continue
         params = fn.get("parameters", {"type": "object", "properties": {}})
         try:
@@ -145,7 +156,9 @@ def _declared_tools(tools: object, problems: list[str]) -> dict[str, dict]:
 
             Draft202012Validator.check_schema(params)
         except Exception as exc:
-            problems.append(f"tools[{j}] ({fn['name']}): parameters is not a valid JSON schema ({exc.message})")
+            problems.append(
+                f"tools[{j}] ({fn['name']}): parameters is not a valid JSON schema ({exc.message})"
+            )
             continue
         declared[fn["name"]] = params
     return declared
@@ -195,7 +208,9 @@ def _video_problems(src: object, where: str, media_root: Path | None) -> list[st
     elif isinstance(src, str) and media_root is not None:
         folder = media_root / src
         if not folder.is_dir():
-            return [f"{where}: video folder {src} not found (a video is a folder of frames or a list of frame paths)"]
+            return [
+                f"{where}: video folder {src} not found (a video is a folder of frames or a list of frame paths)"
+            ]
         frames = [str(p.relative_to(media_root)) for p in frame_paths(folder)]
         if not frames:
             return [f"{where}: video folder {src} holds no frames"]
@@ -219,7 +234,9 @@ def _decodes(path: Path, where: str) -> list[str]:
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
-                return [f"{where}: image {path} is {img.width}x{img.height}, over {MAX_IMAGE_PIXELS} pixels (decompression bomb?)"]
+                return [
+                    f"{where}: image {path} is {img.width}x{img.height}, over {MAX_IMAGE_PIXELS} pixels (decompression bomb?)"
+                ]
             img.verify()
     except Image.DecompressionBombError:
         return [f"{where}: image {path} is a decompression bomb"]

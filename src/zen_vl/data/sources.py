@@ -28,9 +28,20 @@ from zen_vl.data.adapters import from_sharegpt
 from zen_vl.data.context import MediaWriter
 from zen_vl.data.schema import DataError, frame_paths, read_jsonl
 
-PY_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer", "float": "number",
-            "number": "number", "bool": "boolean", "boolean": "boolean", "list": "array", "array": "array",
-            "dict": "object", "object": "object"}
+PY_TYPES = {
+    "str": "string",
+    "string": "string",
+    "int": "integer",
+    "integer": "integer",
+    "float": "number",
+    "number": "number",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "list": "array",
+    "array": "array",
+    "dict": "object",
+    "object": "object",
+}
 
 
 def load_source(src: SourceCfg, media: MediaWriter, project_root: Path) -> list[tuple[str, dict]]:
@@ -81,8 +92,11 @@ def _hub(src: SourceCfg, media: MediaWriter) -> list[tuple[str, dict]]:
         if src.format == "messages":
             sample = _from_messages(row, src.columns, where)
         elif src.format == "sharegpt":
-            record = {k: row[src.columns.get(k, k)] for k in ("conversations", "images", "tools", "system")
-                      if src.columns.get(k, k) in row}
+            record = {
+                k: row[src.columns.get(k, k)]
+                for k in ("conversations", "images", "tools", "system")
+                if src.columns.get(k, k) in row
+            }
             images = record.pop("images", None) or []
             record["images"] = list(images) if isinstance(images, list) else [images]
             sample = from_sharegpt(record, where=where)
@@ -129,7 +143,9 @@ def from_columns(row: dict, columns: dict[str, str], where: str) -> dict:
 
     text = col("question") if col("question") is not None else col("query")
     if not isinstance(text, str):
-        raise DataError(f"{where}: no question or query text (columns: {sorted(row)}); set data.sources[].columns")
+        raise DataError(
+            f"{where}: no question or query text (columns: {sorted(row)}); set data.sources[].columns"
+        )
     content: list[dict] = [{"type": "image", "image": img} for img in _as_list(col("images") or col("image"))]
     content.append({"type": "text", "text": text})
     messages: list[dict] = []
@@ -140,9 +156,21 @@ def from_columns(row: dict, columns: dict[str, str], where: str) -> dict:
     if calls is not None:
         calls = json.loads(calls) if isinstance(calls, str) else calls
         calls = [c.get("function", c) for c in calls]
-        messages.append({"role": "assistant", "content": "", "tool_calls": [
-            {"name": c["name"], "arguments": json.loads(c["arguments"]) if isinstance(c.get("arguments"), str)
-             else c.get("arguments", {})} for c in calls]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "name": c["name"],
+                        "arguments": json.loads(c["arguments"])
+                        if isinstance(c.get("arguments"), str)
+                        else c.get("arguments", {}),
+                    }
+                    for c in calls
+                ],
+            }
+        )
     elif isinstance(col("answer"), str):
         messages.append({"role": "assistant", "content": col("answer")})
     else:

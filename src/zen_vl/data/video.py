@@ -37,12 +37,25 @@ def video(ctx: Ctx, frames: int = 4) -> dict:
         draw.draw_shape(pen, shape, cx, cy, r, draw.COLOURS[colour])
         clip.append(img)
     path = ctx.media.frames(clip, ctx.stem)
-    q, _ = ctx.phrasing([f"In which direction does the {colour} {shape} move?", "Which way is the shape moving?",
-                         "Describe the motion in this video.", f"Where does the {colour} {shape} go?"])
+    q, _ = ctx.phrasing(
+        [
+            f"In which direction does the {colour} {shape} move?",
+            "Which way is the shape moving?",
+            "Describe the motion in this video.",
+            f"Where does the {colour} {shape} go?",
+        ]
+    )
     start, end = direction.split(" to ")
     answer = f"The {colour} {shape} moves from the {start} to the {end}."
-    why = (f"In the first frame the {colour} {shape} is at the {start}; in the last frame it is at the {end}. "
-           f"So it moves from {direction}.")
+    why = (
+        f"In the first frame the {colour} {shape} is at the {start}; in the last frame it is at the {end}. "
+        f"So it moves from {direction}."
+    )
     messages = [user(video_block(path, FPS), q), assistant(answer, ctx, why)]
-    return sample(messages, task="video_direction", key=f"video:{shape}:{colour}:{direction}:{round(cross)}:{round(r)}",
-                  answer=direction, skill="video")
+    return sample(
+        messages,
+        task="video_direction",
+        key=f"video:{shape}:{colour}:{direction}:{round(cross)}:{round(r)}",
+        answer=direction,
+        skill="video",
+    )
