@@ -46,8 +46,8 @@ inspect: download-$(SIZE)  ## load the SIZE base offline and show it answering a
 data: download-$(SIZE)  ## build and validate the dataset of SIZE x VARIANT into data/VARIANT/SIZE
 	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
+# The engine builds the dataset when it is missing or stale (and only then): no separate data step here.
 train-instruct train-thinking train-agent: train-%: download-$(SIZE)  ## train one variant of SIZE (LoRA by default; NPROC=8 for 8 GPUs)
-	$(PY) scripts/build_data.py --size $(SIZE) --variant $* $(OVERRIDES)
 	$(PY) scripts/train.py --size $(SIZE) --variant $* --nproc $(NPROC) $(if $(FORCE),--force) $(OVERRIDES)
 
 eval: download-$(SIZE)  ## evaluate base and finetuned SIZE x VARIANT side by side [MODEL= SCREENSPOT= BFCL=]

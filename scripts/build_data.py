@@ -5,7 +5,7 @@ python scripts/build_data.py --size tiny --variant agent [--force] [data.train=2
 
 from zen_vl.base.load import load_processor
 from zen_vl.cli import parser, resolve, run
-from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest, summary
+from zen_vl.data.build import build_dataset, current_dataset, summary
 from zen_vl.paths import Layout
 
 
@@ -15,8 +15,7 @@ def main() -> None:
     args = p.parse_args()
     cfg = resolve(args)
     layout = Layout.default()
-    current = read_data_manifest(layout.data(cfg.variant, cfg.size))
-    up_to_date = current is not None and current.get("fingerprint") == fingerprint(cfg) and not args.force
+    up_to_date = current_dataset(cfg, layout) is not None and not args.force
     processor = None
     if cfg.data.check_lengths and not up_to_date:
         processor = load_processor(layout.base(cfg.size, cfg.base), cfg.size)

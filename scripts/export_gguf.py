@@ -14,10 +14,11 @@ def main() -> int:
     p.add_argument("--no-check", action="store_true", help="skip the llama.cpp-vs-HF logit check")
     args = p.parse_args()
     cfg = resolve(args)
-    from zen_vl.export.gguf import export_gguf, read_manifest
+    from zen_vl.artifacts import GGUF_MANIFEST, require
+    from zen_vl.export.gguf import export_gguf
 
     dest = export_gguf(cfg, force=args.force, check=not args.no_check)
-    manifest = read_manifest(dest)
+    manifest = require(dest, GGUF_MANIFEST, f"make gguf SIZE={cfg.size} VARIANT={cfg.variant}")
     for name, info in manifest["files"].items():
         print(f"  {name:<48} {info['bytes'] / 2**20:8.1f} MiB")
     if manifest.get("parity"):

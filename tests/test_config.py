@@ -139,6 +139,82 @@ def test_docs_config_reference_is_current():
     assert doc.read_text() == reference_markdown() + "\n", "run `make docs`"
 
 
+def test_a_mapping_given_whole_replaces_and_dotted_keys_merge(tmp_path):
+    assert load_config("tiny", "agent", ["data.mix={gui: 1}"]).data.mix == {"gui": 1}
+    merged = load_config("tiny", "agent", ["data.mix.gui=2"]).data.mix
+    assert merged["gui"] == 2 and len(merged) > 1  # the variant's other generators are kept
+    root = _copy_configs(tmp_path)
+    path = root / "sizes" / "tiny.yaml"
+    path.write_text(path.read_text() + "\nvariants:\n  agent:\n    data: {mix: !replace {visual: 1}}\n")
+    assert load_config("tiny", "agent", root=root).data.mix == {"visual": 1}
+    with pytest.raises(ConfigError, match=r"mix\.bogus: unknown generator"):
+        load_config("tiny", "agent", ["data.mix={bogus: 1}"])
+
+
+def test_a_size_extends_another_and_overrides_only_what_it_names():
+    tiny, moe = load_config("tiny", "thinking"), load_config("tiny-moe", "thinking")
+    assert moe.eval == tiny.eval  # tiny's eval block (and its thinking block) reach the MoE twin
+    assert moe.train.max_length == tiny.train.max_length and moe.train.lr != tiny.train.lr
+    assert moe.tiny.moe and not tiny.tiny.moe
+
+
+def test_extends_an_unknown_size_is_named(tmp_path):
+    root = _copy_configs(tmp_path)
+    path = root / "sizes" / "tiny-moe.yaml"
+    path.write_text(path.read_text().replace("extends: tiny", "extends: tinyy"))
+    with pytest.raises(ConfigError, match="extends: unknown size 'tinyy'"):
+        load_config("tiny-moe", "agent", root=root)
+
+
+def test_real_shapes_are_architectures_that_agree_with_arch():
+    from zen_vl.config import Architecture, TinyArch
+
+    for size in ("4b", "8b", "30b"):
+        shape = load_config(size, "instruct").shape
+        assert type(shape) is Architecture and not isinstance(shape, TinyArch)
+        assert shape.moe == (size == "30b")
+    with pytest.raises(ConfigError, match=r"shape\.moe: is False but arch is 'moe'"):
+        load_config("30b", "instruct", ["shape.moe=false"])
+    with pytest.raises(ConfigError, match="num_experts: must be > 0"):
+        load_config("8b", "instruct", ["arch=moe", "shape.moe=true"])
+
+
+def _leaves(tree: dict, prefix: tuple = ()):
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_size_files_hold_only_what_differs_from_the_layers_beneath(tmp_path, size):
+    """Removing any setting of a size file changes the resolved config of some variant."""
+    import yaml
+
+    root = _copy_configs(tmp_path)
+    path = root / "sizes" / f"{size}.yaml"
+    text = path.read_text()
+    data = yaml.safe_load(text)
+    resolved = {v: load_config(size, v, root=root).model_dump() for v in VARIANTS}
+    redundant = []
+    for leaf in _leaves({k: v for k, v in data.items() if k not in ("variants", "extends")}):
+        trimmed = yaml.safe_load(text)
+        node = trimmed
+        for part in leaf[:-1]:
+            node = node[part]
+        del node[leaf[-1]]
+        path.write_text(yaml.safe_dump(trimmed))
+        try:
+            changed = any(load_config(size, v, root=root).model_dump() != resolved[v] for v in VARIANTS)
+        except ConfigError:
+            changed = True  # a required key
+        if not changed:
+            redundant.append(".".join(leaf))
+    path.write_text(text)
+    assert not redundant, f"{size}.yaml repeats what the layers beneath already set: {redundant}"
+
+
 def _copy_configs(tmp_path: Path) -> Path:
     root = tmp_path / "configs"
     shutil.copytree(configs_dir(), root)

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_file
 from tiny_runs import SHORT
 
+from zen_vl.artifacts import PROVENANCE, read_manifest
 from zen_vl.paths import Layout
-from zen_vl.train.merge import read_provenance
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def uninterrupted(tmp_path_factory, tiny_root):
 
 
 def assert_same_run(root: Path, reference: Path, resumed_from: int) -> None:
-    record = read_provenance(Layout(root).finetuned("instruct", "tiny"))
+    record = read_manifest(Layout(root).finetuned("instruct", "tiny"), PROVENANCE)
     assert record["resumed_from"].endswith(f"checkpoint-{resumed_from}")
     assert record["metrics"]["steps"] == STEPS
     assert order(root) == order(reference)  # every step saw the same batch as without the crash
@@ -133,7 +133,9 @@ def test_sigkill_at_the_merge_rename_leaves_no_finetuned_folder_and_later_stages
     assert refused.returncode != 0 and "make train-instruct SIZE=tiny" in refused.stderr
     again = script(root, "train.py", "--size", "tiny", "--variant", "instruct", *short)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert read_provenance(dest)["resumed_from"].endswith("checkpoint-2")  # the training was not lost
+    assert read_manifest(dest, PROVENANCE)["resumed_from"].endswith(
+        "checkpoint-2"
+    )  # the training was not lost
     assert not list(dest.parent.glob(".tmp-*"))
 
 

@@ -12,7 +12,8 @@ from tiny_runs import AGENT
 from zen_vl.data.gui import TOOLS
 from zen_vl.errors import ZenError
 from zen_vl.evaluate import bfcl
-from zen_vl.evaluate.cases import Case, score
+from zen_vl.evaluate.cases import Case
+from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import call_metrics
 from zen_vl.evaluate.screenspot import load_screenspot
 from zen_vl.evaluate.tool_calls import score_calls

@@ -8,7 +8,8 @@ import json
 import pytest
 from tiny_runs import IDENTITY
 
-from zen_vl.evaluate.cases import Case, score
+from zen_vl.evaluate.cases import Case
+from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import summarize
 from zen_vl.evaluate.scoring import claimed_other_model
 

@@ -6,8 +6,8 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from zen_vl.chat import IGNORE_INDEX, render
+from zen_vl.collate import Collator, unbatch
 from zen_vl.config import load_config
-from zen_vl.train.collate import CONCAT, Collator
 from zen_vl.train.loss import supervised_loss
 
 
@@ -39,9 +39,7 @@ def test_supervised_loss_matches_the_models_loss_and_gradients(tiny_base):
             ("blue", "Colour?", "It is blue, all of it."),
         ]
     ]
-    items = [
-        {k: v[0] if k not in CONCAT else v for k, v in r.items()} for r in rendered
-    ]  # as the dataset does
+    items = [unbatch(r) for r in rendered]  # as the dataset does
     batch = Collator(processor.tokenizer.pad_token_id)(items)
     supervised = batch["labels"][:, 1:].ne(IGNORE_INDEX)
     assert supervised.sum() < supervised.numel() / 2  # most positions are prompt, image or padding

@@ -9,8 +9,8 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from zen_vl.chat import IGNORE_INDEX, render
+from zen_vl.collate import Collator, unbatch
 from zen_vl.config import load_config
-from zen_vl.train.collate import CONCAT, Collator
 from zen_vl.train.loss import supervised_loss
 from zen_vl.train.packing import PackingCollator, pack_rows, packed_inputs
 
@@ -52,10 +52,7 @@ def setup(tiny_base):
     processor = AutoProcessor.from_pretrained(tiny_base)
     model = AutoModelForImageTextToText.from_pretrained(tiny_base, dtype=torch.float32)
     kwargs = load_config("tiny", "instruct").vision.processor_kwargs
-    items = [
-        {k: v[0] if k not in CONCAT else v for k, v in render(s, processor, processor_kwargs=kwargs).items()}
-        for s in SAMPLES
-    ]
+    items = [unbatch(render(s, processor, processor_kwargs=kwargs)) for s in SAMPLES]
     return processor, model, items
 
 

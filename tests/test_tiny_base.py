@@ -13,8 +13,9 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors import safe_open
 
+from zen_vl.artifacts import BASE_MANIFEST, read_manifest
 from zen_vl.base.hub_format import weights_digest
-from zen_vl.base.tiny import chat_template, init_model, read_manifest
+from zen_vl.base.tiny import chat_template, init_model
 from zen_vl.config import TinyArch, load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,10 +212,16 @@ def test_pixels_and_deepstack_reach_the_language_model(loaded):
 
 def test_weights_are_deterministic_by_seed(tiny_base, loaded):
     arch = load_config("tiny", "instruct").tiny
-    assert weights_digest(init_model(arch).state_dict()) == read_manifest(tiny_base)["weights_sha256"]
-    assert weights_digest(loaded[1].state_dict()) == read_manifest(tiny_base)["weights_sha256"]
+    assert (
+        weights_digest(init_model(arch).state_dict())
+        == read_manifest(tiny_base, BASE_MANIFEST)["weights_sha256"]
+    )
+    assert weights_digest(loaded[1].state_dict()) == read_manifest(tiny_base, BASE_MANIFEST)["weights_sha256"]
     other = arch.model_copy(update={"seed": arch.seed + 1})
-    assert weights_digest(init_model(other).state_dict()) != read_manifest(tiny_base)["weights_sha256"]
+    assert (
+        weights_digest(init_model(other).state_dict())
+        != read_manifest(tiny_base, BASE_MANIFEST)["weights_sha256"]
+    )
 
 
 def test_moe_twin_loads_with_experts_in_the_hub_layout(tiny_moe_base):
@@ -233,7 +240,7 @@ def test_moe_twin_loads_with_experts_in_the_hub_layout(tiny_moe_base):
     model = AutoModelForImageTextToText.from_pretrained(tiny_moe_base, local_files_only=True)
     assert type(model).__name__ == "Qwen3VLMoeForConditionalGeneration"
     # transformers converts the Hub layout back on load: the weights are the ones that were built.
-    arch = TinyArch(**read_manifest(tiny_moe_base)["tiny"])
+    arch = TinyArch(**read_manifest(tiny_moe_base, BASE_MANIFEST)["tiny"])
     assert weights_digest(model.state_dict()) == weights_digest(init_model(arch).state_dict())
 
 
@@ -252,9 +259,9 @@ def test_make_download_tiny_builds_both_flavors(tmp_path):
     run = subprocess.run(["make", "-s", "download-tiny"], cwd=REPO, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     for name in ("tiny", "tiny-thinking"):
-        manifest = read_manifest(tmp_path / "base" / name)
+        manifest = read_manifest(tmp_path / "base" / name, BASE_MANIFEST)
         assert manifest and manifest["source"] == "offline-tiny"
-    assert read_manifest(tmp_path / "base" / "tiny-thinking")["flavor"] == "thinking"
+    assert read_manifest(tmp_path / "base" / "tiny-thinking", BASE_MANIFEST)["flavor"] == "thinking"
     assert "<think>" in (tmp_path / "base" / "tiny-thinking" / "chat_template.jinja").read_text()
     assert not list((tmp_path / "base").glob(".tmp-*"))
 

@@ -17,10 +17,11 @@ from safetensors import safe_open
 from tiny_runs import PROBE, SHORT
 from transformers import AutoModelForImageTextToText, TrainerCallback
 
+from zen_vl.artifacts import PROVENANCE, read_manifest
 from zen_vl.config import load_config
 from zen_vl.paths import Layout
 from zen_vl.train.engine import train
-from zen_vl.train.merge import read_provenance, tensor_keys
+from zen_vl.train.merge import tensor_keys
 from zen_vl.train.model import TrainError, load_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def test_merged_equals_adapter_on_base(train_tiny):
 
     _, layout, _ = train_tiny("instruct", PROBE)
     dest = layout.finetuned("instruct", "tiny")
-    record = read_provenance(dest)
+    record = read_manifest(dest, PROVENANCE)
     assert record["verification"]["keys_equal_base"] and record["verification"]["max_abs_logit_diff"] < 1e-3
     assert (
         record["data"]["content_hash"]
@@ -99,7 +100,9 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_root
         (layout.training("instruct", "tiny") / "checkpoint-6" / "trainer_state.json").read_text()
     )
     assert state["global_step"] == 6
-    assert read_provenance(layout.finetuned("instruct", "tiny"))["resumed_from"].endswith("checkpoint-2")
+    assert read_manifest(layout.finetuned("instruct", "tiny"), PROVENANCE)["resumed_from"].endswith(
+        "checkpoint-2"
+    )
     again = train(cfg, layout, progress=False)
     assert again.skipped  # up to date: nothing retrained
 
@@ -137,7 +140,7 @@ def test_the_moe_twin_trains_lora_on_its_fused_experts(train_tiny):
         assert experts and routers
         assert any(not torch.equal(b.get_tensor(k), m.get_tensor(k)) for k in experts)
         assert all(torch.equal(b.get_tensor(k), m.get_tensor(k)) for k in routers)  # the router stays frozen
-    assert read_provenance(dest)["verification"]["max_abs_logit_diff"] < 1e-3
+    assert read_manifest(dest, PROVENANCE)["verification"]["max_abs_logit_diff"] < 1e-3
 
 
 def test_qlora_on_cpu_is_a_clear_error(tiny_root):
@@ -160,7 +163,9 @@ def test_make_train_agent_then_make_eval(tiny_root, tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "trained agent/tiny: 3 steps" in run.stdout
-    assert read_provenance(tmp_path / "agent" / "finetuned" / "tiny")["verification"]["keys_equal_base"]
+    assert read_manifest(tmp_path / "agent" / "finetuned" / "tiny", PROVENANCE)["verification"][
+        "keys_equal_base"
+    ]
 
     def make_eval():
         cmd = ["make", "-s", "eval", "SIZE=tiny", "VARIANT=agent", *SHORT, "train.max_steps=3"]
@@ -210,7 +215,9 @@ def test_accelerate_launch_two_cpu_processes_agree(tiny_root, tmp_path):
         for p in sorted((tmp_path / "instruct" / "training" / "tiny" / "ranks").glob("*.json"))
     ]
     assert len(ranks) == 2 and ranks[0] == ranks[1] and ranks[0]["steps"] == 3
-    assert read_provenance(tmp_path / "instruct" / "finetuned" / "tiny")["metrics"]["world_size"] == 2
+    assert (
+        read_manifest(tmp_path / "instruct" / "finetuned" / "tiny", PROVENANCE)["metrics"]["world_size"] == 2
+    )
 
 
 def test_full_fine_tuning_trains_only_the_unfrozen_components(train_tiny):
@@ -230,7 +237,7 @@ def test_full_fine_tuning_trains_only_the_unfrozen_components(train_tiny):
                 changed.add(k)
     assert any("language_model.layers" in k for k in changed)
     assert not any(".visual." in k for k in changed)  # vision tower and merger frozen
-    assert read_provenance(dest)["verification"]["max_abs_logit_diff"] < 1e-3
+    assert read_manifest(dest, PROVENANCE)["verification"]["max_abs_logit_diff"] < 1e-3
 
 
 def test_dora_adapters_train_and_merge_exactly(train_tiny):
@@ -238,4 +245,4 @@ def test_dora_adapters_train_and_merge_exactly(train_tiny):
     dest = layout.finetuned("instruct", "tiny")
     with safe_open(dest / "adapter" / "adapter_model.safetensors", framework="pt") as fh:
         assert any("lora_magnitude_vector" in k for k in tensor_names(fh))
-    assert read_provenance(dest)["verification"]["max_abs_logit_diff"] < 1e-3
+    assert read_manifest(dest, PROVENANCE)["verification"]["max_abs_logit_diff"] < 1e-3

@@ -12,8 +12,8 @@ from tiny_runs import PROBE, THINKING_PROBE
 from zen_vl.base.tiny import build_processor
 from zen_vl.config import load_config
 from zen_vl.data.build import build_dataset
-from zen_vl.evaluate import cases as casing
 from zen_vl.evaluate.generate import generate
+from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import summarize
 from zen_vl.evaluate.runner import load_cases, load_model
 from zen_vl.evaluate.scoring import answer_correct, grounding_point, in_box, iou, split_thinking
@@ -46,7 +46,7 @@ def test_every_reference_answer_scores_right_and_shuffled_ones_score_wrong(big_t
     cfg, cases = big_test_sets[variant]
     thinking = cfg.template == "thinking"
     right = [
-        casing.score(c, reference_output(c.expected, thinking), thinking=thinking, name=cfg.identity.name)
+        score(c, reference_output(c.expected, thinking), thinking=thinking, name=cfg.identity.name)
         for c in cases
     ]
     wrong_ones = [
@@ -59,7 +59,7 @@ def test_every_reference_answer_scores_right_and_shuffled_ones_score_wrong(big_t
     # Each case answered with the reference of another case of another task: almost all wrong.
     shifted = cases[1:] + cases[:1]
     crossed = [
-        casing.score(c, reference_output(o.expected, thinking), thinking=thinking, name=cfg.identity.name)
+        score(c, reference_output(o.expected, thinking), thinking=thinking, name=cfg.identity.name)
         for c, o in zip(cases, shifted, strict=True)
         if c.meta["task"] != o.meta["task"]
     ]

@@ -1,7 +1,7 @@
 """Focused tiny training runs shared by the training and evaluation suites (each trains once per
 session through the `train_tiny` fixture, keyed by its resolved config).
 
-The full tiny mixes are too much for a random 41 M model on CPU in test time (it loops), so each
+The full tiny mixes are too much for a random 47 M model on CPU in test time (it loops), so each
 suite trains on one generator's slice: identity, the colour probe (pixels must flow), GUI dialogs.
 """
 

@@ -2,7 +2,7 @@
 
 Folders are built beside their destination under a temporary name and renamed into place; a
 crash leaves only a `.tmp-*` folder that the next run removes, never a half-written artifact. Each
-writer also puts its completion manifest in the folder last, and readers check it (`require`).
+writer also puts its completion manifest in the folder last; readers check it (zen_vl.artifacts.require).
 """
 
 from __future__ import annotations
@@ -81,20 +81,3 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd, rename_exchange = -100, 2
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
-
-
-def require(folder: Path, manifest: str, hint: str) -> dict:
-    """The completion manifest of `folder`, which its writer put there last; a clear error when the
-    folder is missing, incomplete (no manifest) or its manifest is unreadable. `hint` says what to run."""
-    path = Path(folder) / manifest
-    if not Path(folder).is_dir():
-        raise ZenError(f"{folder} does not exist: {hint}")
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ZenError(f"{folder} is incomplete (no {manifest}; its build was interrupted): {hint}") from None
-    except (OSError, ValueError) as exc:
-        raise ZenError(f"{path} is unreadable ({exc}): {hint}") from None
-    if not isinstance(data, dict):
-        raise ZenError(f"{path} is not a JSON object: {hint}")
-    return data

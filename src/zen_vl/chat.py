@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from zen_vl.data.schema import frame_paths
 from zen_vl.errors import ZenError
+from zen_vl.media import frame_paths
 
 IGNORE_INDEX = -100
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"

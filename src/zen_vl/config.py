@@ -56,34 +56,32 @@ class BaseRef(_Strict):
         return re.fullmatch(r"[0-9a-f]{40}", self.revision) is not None
 
 
-class TinyArch(_Strict):
-    """Dimensions of the offline tiny Qwen3-VL (random weights, real vocabulary and processors)."""
+class Architecture(_Strict):
+    """A Qwen3-VL architecture's dimensions, as its config.json's text_config and vision_config give them
+    (`shape:` of a real size: what `make bench` and the memory estimate build on the meta device)."""
 
     moe: bool = False
-    hidden_size: int = Field(256, gt=0, description="text width; multiples of 256 quantize to K-quants")
-    intermediate_size: int = Field(512, gt=0)
-    num_hidden_layers: int = Field(
-        4, ge=3, description="llama.cpp needs more text layers than DeepStack ones"
-    )
-    num_attention_heads: int = Field(4, gt=0)
-    num_key_value_heads: int = Field(2, gt=0)
-    head_dim: int = Field(64, gt=0)
-    mrope_section: list[int] = Field([12, 10, 10], description="must sum to head_dim / 2")
-    vision_depth: int = Field(3, gt=0)
-    vision_hidden_size: int = Field(256, gt=0)
-    vision_intermediate_size: int = Field(512, gt=0)
-    vision_num_heads: int = Field(4, gt=0)
-    deepstack_visual_indexes: list[int] = Field([0, 1])
-    num_position_embeddings: int = Field(576, gt=0, description="a square: learned 2-D position grid")
-    num_experts: int = Field(4, gt=0)
-    num_experts_per_tok: int = Field(2, gt=0)
-    moe_intermediate_size: int = Field(512, gt=0)
-    tie_word_embeddings: bool = Field(True, description="output layer shares the embedding matrix")
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    seed: int = 0
+    hidden_size: int = Field(gt=0, description="text width; multiples of 256 quantize to K-quants")
+    intermediate_size: int = Field(gt=0)
+    num_hidden_layers: int = Field(ge=3, description="llama.cpp needs more text layers than DeepStack ones")
+    num_attention_heads: int = Field(gt=0)
+    num_key_value_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    mrope_section: list[int] = Field(description="must sum to head_dim / 2")
+    vision_depth: int = Field(gt=0)
+    vision_hidden_size: int = Field(gt=0)
+    vision_intermediate_size: int = Field(gt=0)
+    vision_num_heads: int = Field(gt=0)
+    deepstack_visual_indexes: list[int]
+    num_position_embeddings: int = Field(gt=0, description="a square: learned 2-D position grid")
+    num_experts: int = Field(0, ge=0, description="MoE: experts per layer")
+    num_experts_per_tok: int = Field(0, ge=0, description="MoE: experts each token is routed to")
+    moe_intermediate_size: int = Field(0, ge=0, description="MoE: width of one expert")
+    tie_word_embeddings: bool = Field(description="output layer shares the embedding matrix")
+    dtype: Literal["float32", "bfloat16"] = "bfloat16"
 
     @model_validator(mode="after")
-    def _check(self) -> TinyArch:
+    def _check(self) -> Architecture:
         problems = []
         if sum(self.mrope_section) * 2 != self.head_dim:
             problems.append(
@@ -103,11 +101,43 @@ class TinyArch(_Strict):
         side = round(self.num_position_embeddings**0.5)
         if side * side != self.num_position_embeddings:
             problems.append("num_position_embeddings: must be a perfect square")
-        if self.moe and self.num_experts_per_tok > self.num_experts:
-            problems.append("num_experts_per_tok: must not exceed num_experts")
+        if self.moe:
+            problems += [
+                f"{k}: must be > 0 for an MoE architecture"
+                for k in ("num_experts", "num_experts_per_tok", "moe_intermediate_size")
+                if getattr(self, k) <= 0
+            ]
+            if self.num_experts_per_tok > self.num_experts:
+                problems.append("num_experts_per_tok: must not exceed num_experts")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+class TinyArch(Architecture):
+    """The offline tiny Qwen3-VL (random weights, real vocabulary and processors): small defaults."""
+
+    hidden_size: int = Field(256, gt=0, description="text width; multiples of 256 quantize to K-quants")
+    intermediate_size: int = Field(512, gt=0)
+    num_hidden_layers: int = Field(
+        4, ge=3, description="llama.cpp needs more text layers than DeepStack ones"
+    )
+    num_attention_heads: int = Field(4, gt=0)
+    num_key_value_heads: int = Field(2, gt=0)
+    head_dim: int = Field(64, gt=0)
+    mrope_section: list[int] = Field([12, 10, 10], description="must sum to head_dim / 2")
+    vision_depth: int = Field(3, gt=0)
+    vision_hidden_size: int = Field(256, gt=0)
+    vision_intermediate_size: int = Field(512, gt=0)
+    vision_num_heads: int = Field(4, gt=0)
+    deepstack_visual_indexes: list[int] = Field([0, 1])
+    num_position_embeddings: int = Field(576, gt=0, description="a square: learned 2-D position grid")
+    num_experts: int = Field(4, ge=0, description="MoE: experts per layer")
+    num_experts_per_tok: int = Field(2, ge=0, description="MoE: experts each token is routed to")
+    moe_intermediate_size: int = Field(512, ge=0, description="MoE: width of one expert")
+    tie_word_embeddings: bool = Field(True, description="output layer shares the embedding matrix")
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    seed: int = Field(0, description="the random initialisation")
 
 
 class LoraCfg(_Strict):
@@ -128,6 +158,15 @@ class LoraCfg(_Strict):
     )
     vision: bool = Field(False, description="also adapt the vision tower's linear layers")
     merger: bool = Field(False, description="also adapt the vision-language merger")
+
+    @model_validator(mode="after")
+    def _check(self) -> LoraCfg:
+        if self.target_parameters and self.dropout:
+            raise ValueError(
+                f"dropout: must be 0 with target_parameters (peft's LoRA on fused parameters has no dropout; "
+                f"got {self.dropout})"
+            )
+        return self
 
 
 class TrainCfg(_Strict):
@@ -329,8 +368,10 @@ class ZenConfig(_Strict):
     base: Flavor = Field("instruct", description="which of `bases` this variant starts from")
     template: Flavor = Field("instruct", description="chat template the variant is trained with")
     tiny: TinyArch | None = Field(None, description="set: the base is built offline, not downloaded")
-    shape: TinyArch | None = Field(
-        None, description="the published architecture: make bench builds random weights of it (no download)"
+    shape: Architecture | None = Field(
+        None,
+        description="the published architecture: make bench and the memory estimate build it on the meta "
+        "device or with random weights (no download)",
     )
     identity: IdentityCfg = IdentityCfg()
     lora: LoraCfg = LoraCfg()
@@ -345,9 +386,16 @@ class ZenConfig(_Strict):
     def _check(self) -> ZenConfig:
         if self.base not in self.bases:
             raise ValueError(f"base '{self.base}' is not among this size's bases {sorted(self.bases)}")
-        if self.tiny is not None and self.tiny.moe != (self.arch == "moe"):
-            raise ValueError(f"arch is '{self.arch}' but tiny.moe is {self.tiny.moe}")
+        for name in ("tiny", "shape"):
+            dims = getattr(self, name)
+            if dims is not None and dims.moe != (self.arch == "moe"):
+                raise ValueError(f"{name}.moe: is {dims.moe} but arch is '{self.arch}'")
         return self
+
+    @property
+    def architecture(self) -> Architecture | None:
+        """The dimensions of this size: the tiny builder's, or the published shape."""
+        return self.tiny or self.shape
 
     @property
     def base_ref(self) -> BaseRef:
@@ -369,9 +417,21 @@ def available_sizes(root: Path | None = None) -> list[str]:
     return sorted(p.stem for p in ((root or configs_dir()) / "sizes").glob("*.yaml"))
 
 
+class Replace(dict):
+    """A mapping that replaces the earlier layers' mapping at its key instead of merging into it:
+    `!replace {gui: 1}` in YAML, or `data.mix={gui: 1}` on the command line."""
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.safe_load plus the `!replace` tag."""
+
+
+_Loader.add_constructor("!replace", lambda loader, node: Replace(loader.construct_mapping(node, deep=True)))
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -384,13 +444,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _merge(dst: dict, src: dict, origin: dict, source: str, prefix: tuple = ()) -> None:
-    """Deep-merge src into dst, recording which source set each leaf."""
+    """Deep-merge src into dst, recording which source set each leaf; a Replace mapping replaces."""
     for key, value in src.items():
         path = (*prefix, key)
-        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+        if isinstance(value, dict) and not isinstance(value, Replace) and isinstance(dst.get(key), dict):
             _merge(dst[key], value, origin, source, path)
         else:
-            dst[key] = value.copy() if isinstance(value, dict) else value
+            for known in [k for k in origin if k[: len(path)] == path and len(k) > len(path)]:
+                del origin[known]  # replaced: the earlier layer no longer sets what was under it
+            dst[key] = dict(value) if isinstance(value, dict) else value
             _mark(origin, value, source, path)
 
 
@@ -402,7 +464,8 @@ def _mark(origin: dict, value: Any, source: str, path: tuple) -> None:
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """`a.b=1` items -> nested dict; values are parsed as YAML (numbers, bools, lists)."""
+    """`a.b=1` items -> nested dict; values are parsed as YAML (numbers, bools, lists). A mapping value
+    (`data.mix={gui: 1}`) replaces the configured mapping; dotted keys (`data.mix.gui=1`) merge into it."""
     tree: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -412,6 +475,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, dict):
+            value = Replace(value)
         node = tree
         parts = key.split(".")
         for part in parts[:-1]:
@@ -420,6 +485,40 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
                 raise ConfigError(f"override '{item}': '{part}' is set both as a value and as a section")
         node[parts[-1]] = value
     return tree
+
+
+def _size_chain(root: Path, size: str, problems: list[str]) -> list[tuple[Path, dict, dict]]:
+    """(file, top level, variants block) of a size and of the sizes it `extends:`, the base first."""
+    chain: list[tuple[Path, dict, dict]] = []
+    seen: set[str] = set()
+    while size is not None:
+        size_file = root / "sizes" / f"{size}.yaml"
+        if size in seen or not size_file.is_file():
+            problems.append(
+                f"{chain[0][0] if chain else size_file}: extends: "
+                + ("a cycle" if size in seen else f"unknown size '{size}'")
+            )
+            break
+        seen.add(size)
+        data = _read_yaml(size_file)
+        parent = data.pop("extends", None)
+        per_variant = data.pop("variants", None) or {}
+        if not isinstance(per_variant, dict):
+            problems.append(f"{size_file}: variants: expected a mapping of variant name to settings")
+            per_variant = {}
+        problems += [
+            f"{size_file}: variants.{name}: unknown variant (expected one of {VARIANTS})"
+            for name in per_variant
+            if name not in VARIANTS
+        ]
+        problems += [
+            f"{size_file}: {reserved}: set by the command line, not the file"
+            for reserved in ("size", "variant")
+            if reserved in data
+        ]
+        chain.insert(0, (size_file, data, per_variant))
+        size = parent
+    return chain
 
 
 def load_config(
@@ -434,26 +533,14 @@ def load_config(
         raise ConfigError(f"unknown VARIANT '{variant}': choose one of {', '.join(VARIANTS)}")
 
     variant_file = root / "variants" / f"{variant}.yaml"
-    size_file = root / "sizes" / f"{size}.yaml"
-    size_data = _read_yaml(size_file)
-    per_variant = size_data.pop("variants", None) or {}
     problems: list[str] = []
-    if not isinstance(per_variant, dict):
-        problems.append(f"{size_file}: variants: expected a mapping of variant name to settings")
-        per_variant = {}
-    for name in per_variant:
-        if name not in VARIANTS:
-            problems.append(f"{size_file}: variants.{name}: unknown variant (expected one of {VARIANTS})")
-    for reserved in ("size", "variant"):
-        if reserved in size_data:
-            problems.append(f"{size_file}: {reserved}: set by the command line, not the file")
-
-    layers = [
-        (str(variant_file), _read_yaml(variant_file) if variant_file.exists() else {}),
-        (str(size_file), size_data),
-        (f"{size_file} (variants.{variant})", per_variant.get(variant) or {}),
-        ("command line", parse_overrides(overrides or [])),
-    ]
+    layers = [(str(variant_file), _read_yaml(variant_file) if variant_file.exists() else {})]
+    for size_file, data, per_variant in _size_chain(root, size, problems):
+        layers += [
+            (str(size_file), data),
+            (f"{size_file} (variants.{variant})", per_variant.get(variant) or {}),
+        ]
+    layers.append(("command line", parse_overrides(overrides or [])))
     merged: dict[str, Any] = {}
     origin: dict[tuple, str] = {}
     for source, data in layers:
@@ -512,21 +599,43 @@ def _source(loc: tuple, origin: dict[tuple, str]) -> str:
 # --------------------------------------------------------------------------- reference
 
 
+def _nested_models(annotation) -> list[tuple[str, type[BaseModel]]]:
+    """(key suffix, model) for every config section inside a field's type: `X`, `X | None`,
+    `list[X]` (`[]`), `dict[K, X]` (`.<key>`)."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [("", annotation)]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list:
+        return [("[]", m) for _, m in _nested_models(args[0])]
+    if origin is dict:
+        keys = typing.get_args(args[0]) if typing.get_origin(args[0]) is Literal else ()
+        key = f".<{'|'.join(keys) or 'key'}>"
+        return [(key, m) for _, m in _nested_models(args[1])]
+    return [pair for arg in args for pair in _nested_models(arg)]
+
+
 def reference_markdown() -> str:
-    """docs/CONFIG.md, generated from the schema so the reference cannot drift from the code."""
+    """docs/CONFIG.md, generated from the whole schema so the reference cannot drift from the code."""
     lines = [
         "# Configuration reference",
         "",
         "Generated from `src/zen_vl/config.py` by `make docs`; do not edit by hand.",
         "",
         "Layers, later ones winning: schema defaults, `configs/variants/<variant>.yaml`,",
-        "`configs/sizes/<size>.yaml`, its `variants: <variant>:` block, then `KEY=VALUE` overrides",
-        "(`make train-agent SIZE=8b train.lr=1e-4 lora.r=32`). Unknown keys and bad types are errors.",
+        "`configs/sizes/<size>.yaml` (after the size it names in `extends:`, if any), its",
+        "`variants: <variant>:` block, then `KEY=VALUE` overrides (`make train-agent SIZE=8b train.lr=1e-4",
+        "lora.r=32`). Mappings merge key by key; a mapping written `!replace {…}` in YAML, or given whole on",
+        "the command line (`data.mix={gui: 1}`), replaces the earlier one instead. Unknown keys and bad types",
+        "are errors. A size file holds only what differs from the layers beneath it (a test checks).",
         "",
     ]
 
     def section(title: str, model: type[BaseModel]) -> None:
-        lines.extend([f"## `{title}`", "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"])
+        doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        lines.extend([f"## `{title}`", "", *([doc, ""] if doc else [])])
+        lines.extend(["| key | type | default | meaning |", "| --- | --- | --- | --- |"])
         for name, field in model.model_fields.items():
             ann = str(field.annotation).replace("typing.", "").replace("zen_vl.config.", "")
             if isinstance(field.annotation, type):
@@ -542,14 +651,9 @@ def reference_markdown() -> str:
             desc = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{name}` | `{ann}` | {default} | {desc} |".replace("\n", " "))
         lines.append("")
+        for name, field in model.model_fields.items():
+            for suffix, sub in _nested_models(field.annotation):
+                section(f"{'' if title == '(top level)' else title + '.'}{name}{suffix}", sub)
 
     section("(top level)", ZenConfig)
-    section("bases.<instruct|thinking>", BaseRef)
-    section("tiny", TinyArch)
-    section("lora", LoraCfg)
-    section("train", TrainCfg)
-    section("vision", VisionCfg)
-    section("identity", IdentityCfg)
-    section("data", DataCfg)
-    section("data.sources[]", SourceCfg)
     return "\n".join(lines)

@@ -18,9 +18,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# A folder is complete only when this file exists in it; writers create it last.
-BASE_MANIFEST = "zen_vl_base.json"
-
 
 def project_root() -> Path:
     """The checkout root (holds configs/); ZEN_VL_ROOT moves outputs elsewhere."""

@@ -70,41 +70,10 @@ def check_disk(folder: Path, need: int, what: str) -> None:
         )
 
 
-def count_params(cfg) -> dict[str, int]:
-    """Parameter counts of the size's architecture (`tiny:` or `shape:`), built on the meta device:
-    total, language model, and what this config trains (adapters, plus components trained in full)."""
-    import torch
-    from transformers import AutoModelForImageTextToText
-
-    from zen_vl.base.tiny import model_config
-
-    with torch.device("meta"):
-        model = AutoModelForImageTextToText.from_config(model_config(cfg.tiny or cfg.shape))
-    lora, t = cfg.lora, cfg.train
-    total = sum(p.numel() for p in model.parameters())
-    llm = sum(p.numel() for n, p in model.named_parameters() if ".language_model." in f".{n}")
-    trainable = 0
-    for name, p in model.named_parameters():
-        part = "visual.merger" if ".merger." in name else "visual" if ".visual." in name else "llm"
-        frozen = {"visual": t.freeze_vision, "visual.merger": t.freeze_merger, "llm": t.freeze_llm}[part]
-        if lora.method == "full":
-            trainable += 0 if frozen else p.numel()
-        elif part == "visual.merger" and not frozen:
-            trainable += p.numel()  # the merger trains in full beside the adapters unless frozen
-        elif p.dim() >= 2 and (
-            (part == "llm" and name.split(".")[-2] in lora.target_modules)
-            or any(name.endswith(s) for s in lora.target_parameters)
-        ):
-            experts = p.shape[0] if p.dim() == 3 else 1
-            trainable += lora.r * experts * (p.shape[-1] + p.shape[-2])
-    text = model.config.text_config
-    return {"total": total, "llm": llm, "trainable": trainable, "hidden": text.hidden_size,
-            "layers": text.num_hidden_layers}  # fmt: skip
-
-
-def check_train_memory(cfg, device: str) -> int:
-    """Refuse a training run whose estimate exceeds the device's memory; returns the estimate."""
-    counts = count_params(cfg)
+def check_train_memory(cfg, device: str, counts: dict[str, int]) -> int:
+    """Refuse a training run whose estimate exceeds the device's memory; returns the estimate. `counts`
+    are the architecture's parameter counts (zen_vl.train.model.count_params: the same rule that
+    decides what trains)."""
     t = cfg.train
     need = train_memory_bytes(
         params=counts["total"], llm_params=counts["llm"], trainable=counts["trainable"], precision=t.precision,

@@ -14,12 +14,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from zen_vl.artifacts import BASE_MANIFEST, read_manifest
 from zen_vl.atomic import write_json
-from zen_vl.base.tiny import build_tiny, read_manifest
+from zen_vl.base.tiny import build_tiny
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.lock import exclusive
-from zen_vl.paths import BASE_MANIFEST, Layout
+from zen_vl.paths import Layout
 
 ALLOW_PATTERNS = [
     "*.safetensors",
@@ -53,7 +54,10 @@ def ensure_base(cfg: ZenConfig, layout: Layout, flavor: str | None = None, *, fo
     """Make base/<size>[-flavor] complete and return it; a complete folder is left as it is."""
     flavor = flavor or cfg.base
     dest = layout.base(cfg.size, flavor)
-    if read_manifest(dest) is not None and not force:
+    if (
+        read_manifest(dest, BASE_MANIFEST, f"remove {dest} and run make download-{cfg.size}") is not None
+        and not force
+    ):
         return dest
     if cfg.tiny is not None:
         build_tiny(dest, cfg.tiny, flavor, replace=True)

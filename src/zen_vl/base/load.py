@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from zen_vl.base.tiny import read_manifest
+from zen_vl.artifacts import BASE_MANIFEST, read_json, read_manifest
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 
@@ -16,11 +16,11 @@ SUPPORTED = ("Qwen3VLForConditionalGeneration", "Qwen3VLMoeForConditionalGenerat
 def check_base(folder: Path, size: str) -> dict:
     """The folder's manifest, after checking it is a complete Qwen3-VL base."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, BASE_MANIFEST, f"make download-{size}")
     if manifest is None:
         hint = f"make download-{size}" if folder.exists() else f"it does not exist: make download-{size}"
         raise ZenError(f"base model {folder} is missing or incomplete ({hint})")
-    config = json.loads((folder / "config.json").read_text())
+    config = read_json(folder / "config.json", f"remove {folder} and run make download-{size}")
     arch = (config.get("architectures") or ["?"])[0]
     if arch not in SUPPORTED:
         raise ZenError(
@@ -36,7 +36,7 @@ def check_weights(folder: Path, fix: str) -> None:
     index = folder / "model.safetensors.index.json"
     shards = sorted(folder.glob("*.safetensors"))
     if index.is_file():
-        named = set(json.loads(index.read_text()).get("weight_map", {}).values())
+        named = set(read_json(index, fix).get("weight_map", {}).values())
         missing = sorted(n for n in named if not (folder / n).is_file())
         if missing:
             raise ZenError(
@@ -57,6 +57,20 @@ def check_weights(folder: Path, fix: str) -> None:
             raise ZenError(
                 f"{shard} is truncated or corrupt (not a complete safetensors file): delete it and {fix}"
             )
+
+
+def chat_template_text(folder: Path) -> str | None:
+    """The chat template a model folder ships (chat_template.jinja, chat_template.json, or
+    tokenizer_config.json's `chat_template`, the order transformers reads them), or None."""
+    folder = Path(folder)
+    if (folder / "chat_template.jinja").is_file():
+        return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    for name in ("chat_template.json", "tokenizer_config.json"):
+        if (folder / name).is_file():
+            template = read_json(folder / name, f"{folder}: download the base again").get("chat_template")
+            if isinstance(template, str):
+                return template
+    return None
 
 
 def load_processor(folder: Path, size: str = "tiny"):
@@ -87,7 +101,7 @@ def describe(folder: Path, cfg: ZenConfig) -> str:
     from PIL import Image, ImageDraw
 
     processor, model = load_base(folder, cfg.size)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, BASE_MANIFEST, f"make download-{cfg.size}")
     image = Image.new("RGB", (256, 256), "white")
     ImageDraw.Draw(image).ellipse((64, 64, 192, 192), fill="red")
     messages = [

@@ -8,7 +8,6 @@ Later stages therefore treat base/tiny exactly like a downloaded base.
 
 from __future__ import annotations
 
-import json
 import platform
 from importlib.resources import files
 from pathlib import Path
@@ -17,11 +16,11 @@ import torch
 import transformers
 from transformers import GenerationConfig
 
+from zen_vl.artifacts import BASE_MANIFEST
 from zen_vl.atomic import building, write_json
 from zen_vl.base.hub_format import to_hub_format, weights_digest
 from zen_vl.base.tokenizer import FIRST_ADDED_ID, MODEL_VOCAB_SIZE, build_qwen_tokenizer
 from zen_vl.config import TinyArch
-from zen_vl.paths import BASE_MANIFEST
 
 IMAGE_PAD, VIDEO_PAD, VISION_START, VISION_END = 151655, 151656, 151652, 151653
 EOS_IDS = [151645, 151643]  # <|im_end|>, <|endoftext|>
@@ -170,8 +169,3 @@ def build_tiny(dest: Path, arch: TinyArch, flavor: str = "instruct", *, replace:
         to_hub_format(tmp)
         write_json(tmp / BASE_MANIFEST, manifest)
     return manifest
-
-
-def read_manifest(folder: Path) -> dict | None:
-    path = Path(folder) / BASE_MANIFEST
-    return json.loads(path.read_text()) if path.exists() else None

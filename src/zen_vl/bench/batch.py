@@ -9,7 +9,7 @@ import random
 from PIL import Image
 
 from zen_vl.chat import render
-from zen_vl.train.collate import CONCAT, Collator
+from zen_vl.collate import Collator, unbatch
 
 WORDS = [
     "the",
@@ -88,5 +88,5 @@ def fixed_batch(
             ]
         }
         out = render(sample, processor, processor_kwargs=vision_kwargs)
-        items.append({k: v[0] if k not in CONCAT else v for k, v in out.items()})
+        items.append(unbatch(out))
     return Collator(processor.tokenizer.pad_token_id)(items)

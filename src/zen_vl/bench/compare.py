@@ -10,10 +10,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from zen_vl.artifacts import git_commit, versions
 from zen_vl.atomic import write_json
 from zen_vl.errors import ZenError
 from zen_vl.paths import Layout
-from zen_vl.train.provenance import git_commit, versions
 
 MODES = ("baseline", "ours")
 

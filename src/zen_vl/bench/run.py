@@ -1,8 +1,9 @@
 """One bench mode in one process (peak memory is per process): build the random-weight model of the
 size's shape, prepare it as the mode says, train `steps` steps on the fixed batch and time each part.
 
-    baseline  what HF Trainer + peft do per step with their defaults: peft LoRA on the same target
-              modules, `model(**batch).loss` (logits for every token), backward, AdamW; SDPA
+    baseline  what HF Trainer + peft do per step with their defaults: peft LoRA on the same trainable
+              set (zen_vl.train.model.lora_config), `model(**batch).loss` (logits for every token),
+              backward, AdamW; SDPA
               attention, no activation checkpointing, the Conv3d patch embedding (the loop is written
               out so the comparison measures the model work, not the Trainer's bookkeeping)
     ours      the project's path: zen_vl.train.model.prepare (freezing, adapters, merger in full,
@@ -21,13 +22,14 @@ import time
 
 import torch
 
+from zen_vl.artifacts import device_name, peak_memory_gb
 from zen_vl.bench.batch import fixed_batch
 from zen_vl.bench.flops import counts, peak_flops, step_flops
 from zen_vl.config import load_config
+from zen_vl.errors import ZenError
 from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
-from zen_vl.train.model import DTYPES, check_attention, param_groups, prepare
-from zen_vl.train.provenance import device_name, peak_memory_gb
+from zen_vl.train.model import DTYPES, check_attention, lora_config, param_groups, prepare
 
 
 class Clock:
@@ -54,7 +56,11 @@ def build_model(cfg, device: str, attention: str):
     from zen_vl.base.tiny import model_config
 
     check_attention(attention)
-    shape = cfg.tiny or cfg.shape
+    shape = cfg.architecture
+    if shape is None:
+        raise ZenError(
+            f"make bench SIZE={cfg.size}: the size has no shape: section (the architecture to build)"
+        )
     torch.manual_seed(0)
     with torch.device(device):
         model = AutoModelForImageTextToText.from_config(
@@ -70,13 +76,10 @@ def prepare_mode(mode: str, cfg, model):
         kernels = apply_speedups(cfg, model)
         optimizer = torch.optim.AdamW(param_groups(cfg, model), lr=cfg.train.lr)
         return model, optimizer, lambda m, b: supervised_loss(m, b)[0], kernels
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    for p in model.parameters():
-        p.requires_grad_(False)
-    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=list(cfg.lora.target_modules))  # fmt: skip
-    model = get_peft_model(model, lora)
+    # The same trainable set as ours (zen_vl.train.model.lora_config: one rule for what trains).
+    model = get_peft_model(model, lora_config(cfg, model))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
     return model, optimizer, lambda m, b: m(**b).loss, {"attention": "sdpa", "patch_embed": "conv3d"}
 

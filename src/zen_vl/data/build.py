@@ -24,7 +24,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from zen_vl.artifacts import DATA_MANIFEST, code_hash, digest_files, fingerprint, read_manifest
 from zen_vl.atomic import building, write_json
+from zen_vl.base.load import chat_template_text
 from zen_vl.config import ZenConfig
 from zen_vl.data import draw
 from zen_vl.data.context import SPLITS, Ctx, MediaWriter
@@ -46,7 +48,6 @@ GENERATORS: dict[str, Callable[[Ctx], dict]] = {
     "general": general,
     "colour_probe": colour_probe,
 }
-MANIFEST = "manifest.json"
 MAX_REDRAWS = 200
 
 
@@ -61,33 +62,58 @@ def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def fingerprint(cfg: ZenConfig) -> str:
-    """Everything that determines the built files; a dataset with another fingerprint is rebuilt."""
+def data_code() -> str:
+    """Hash of the code that writes datasets (this package, chat.py, media.py): edit a generator, rebuild."""
+    return code_hash("data/*.py", "chat.py", "media.py")
+
+
+def template_text(cfg: ZenConfig, layout: Layout, processor=None) -> str:
+    """The chat template the samples are rendered with: the processor's, else the base folder's, else
+    (offline sizes, before the base is built) the one the tiny builder will give it."""
+    if processor is not None:
+        return processor.chat_template
+    folder = layout.base(cfg.size, cfg.base)
+    text = chat_template_text(folder)
+    if text is not None:
+        return text
+    if cfg.offline:
+        from zen_vl.base.tiny import chat_template
+
+        return chat_template(cfg.bases[cfg.base].template)
+    raise DataError(f"{folder} has no chat template (is the base downloaded?): make download-{cfg.size}")
+
+
+def data_fingerprint(cfg: ZenConfig, template: str) -> str:
+    """Everything that determines the built files, the chat template's text included; a dataset with
+    another fingerprint is rebuilt."""
     inputs = {
         "data": cfg.data.model_dump(),
         "identity": cfg.identity.model_dump(),
         "template": cfg.template,
+        "template_sha256": hashlib.sha256(template.encode()).hexdigest(),
         "variant": cfg.variant,
         "max_length": cfg.train.max_length,
         "vision": cfg.vision.model_dump(),
-        "code": code_hash(),
+        "code": data_code(),
         "font": draw.font_name(),
     }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint(inputs)
 
 
-def code_hash() -> str:
-    """Hash of the code that writes datasets (this package and chat.py): edit a generator, rebuild."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in [*sorted(here.glob("*.py")), here.parent / "chat.py"]:
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+def read_data_manifest(cfg: ZenConfig, layout: Layout) -> dict | None:
+    """The built dataset's manifest, or None when it was never completed."""
+    folder = layout.data(cfg.variant, cfg.size)
+    return read_manifest(folder, DATA_MANIFEST, f"make data SIZE={cfg.size} VARIANT={cfg.variant} FORCE=1")
 
 
-def read_data_manifest(folder: Path) -> dict | None:
-    path = Path(folder) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+def current_dataset(cfg: ZenConfig, layout: Layout, processor=None) -> dict | None:
+    """The manifest when data/<variant>/<size>/ is complete and built from this config, else None."""
+    manifest = read_data_manifest(cfg, layout)
+    if manifest and manifest.get("fingerprint") == data_fingerprint(
+        cfg, template_text(cfg, layout, processor)
+    ):
+        return manifest
+    return None
 
 
 def generate(
@@ -109,15 +135,10 @@ def generate(
                         rng=random.Random(f"{data.seed}/{split}/{source}/{i}/{attempt}"),
                         split=split,
                         think=cfg.template == "thinking",
-                        name=cfg.identity.name,
-                        org=cfg.identity.org,
-                        built_on=cfg.identity.built_on,
-                        image_size=data.image_size,
+                        identity=cfg.identity,
+                        data=data,
                         media=media,
                         stem=f"{source}/{split}-{i:06d}",
-                        languages=tuple(data.languages),
-                        screens=tuple(data.gui_screens),
-                        distractors=data.gui_distractors,
                     )
                     sample = GENERATORS[source](ctx)
                     if split == "train" or sample["meta"]["key"] not in train_keys:
@@ -223,8 +244,8 @@ def build_dataset(
     """Build data/<variant>/<size>/ atomically; reuse it when its fingerprint is current."""
     layout = layout or Layout.default()
     dest = layout.data(cfg.variant, cfg.size)
-    fp = fingerprint(cfg)
-    existing = read_data_manifest(dest)
+    fp = data_fingerprint(cfg, template_text(cfg, layout, processor))
+    existing = read_data_manifest(cfg, layout)
     if existing and existing.get("fingerprint") == fp and not force:
         return dest, existing
     if cfg.data.check_lengths and processor is None:
@@ -259,7 +280,7 @@ def build_dataset(
             "template": cfg.template,
             "seed": cfg.data.seed,
             "fingerprint": fp,
-            "code": code_hash(),
+            "code": data_code(),
             "font": draw.font_name(),
             "counts": {
                 split: dict(sorted(Counter(s["meta"]["source"] for s in samples).items()))
@@ -270,17 +291,14 @@ def build_dataset(
             "tokens": tokens,
             "content_hash": content_hash(tmp),
         }
-        write_json(tmp / MANIFEST, manifest)
+        write_json(tmp / DATA_MANIFEST, manifest)
     return dest, manifest
 
 
 def content_hash(folder: Path) -> str:
     """sha256 over every file's relative path and bytes (the manifest itself excluded)."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != MANIFEST):
-        h.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != DATA_MANIFEST)
+    return digest_files(files, Path(folder), length=64)
 
 
 def summary(dest: Path, manifest: dict) -> str:

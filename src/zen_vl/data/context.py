@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from zen_vl.config import DataCfg, IdentityCfg
+
 SPLITS = ("train", "val", "test")
 
 
@@ -44,16 +46,41 @@ class MediaWriter:
 class Ctx:
     rng: random.Random
     split: str
-    think: bool
-    name: str
-    org: str
-    built_on: str
-    image_size: int
+    think: bool  # the variant trains with the Thinking template: assistant turns carry reasoning
+    identity: IdentityCfg
+    data: DataCfg
     media: MediaWriter
     stem: str  # unique media name for this sample
-    languages: tuple[str, ...] = ("en",)
-    screens: tuple[str, ...] = ()  # GUI screen kinds to draw (empty: all)
-    distractors: int = 3  # most tools declared beside the ones a GUI task needs
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def org(self) -> str:
+        return self.identity.org
+
+    @property
+    def built_on(self) -> str:
+        return self.identity.built_on
+
+    @property
+    def image_size(self) -> int:
+        return self.data.image_size
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.data.languages)
+
+    @property
+    def screens(self) -> tuple[str, ...]:
+        """GUI screen kinds to draw."""
+        return tuple(self.data.gui_screens)
+
+    @property
+    def distractors(self) -> int:
+        """Most tools declared beside the ones a GUI task needs."""
+        return self.data.gui_distractors
 
     @property
     def heldout(self) -> bool:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zen_vl.errors import ZenError
+from zen_vl.media import frame_paths
 
 ROLES = ("system", "user", "assistant", "tool")
 BLOCK_TYPES = ("text", "image", "video")
@@ -38,16 +39,10 @@ CONTROL_TOKENS = (
     "<|video_pad|>",
 )
 MAX_IMAGE_PIXELS = 64_000_000  # larger is treated as a decompression bomb
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 class DataError(ZenError):
     """Bad samples; the message lists each as file:line: reason."""
-
-
-def frame_paths(folder: Path) -> list[Path]:
-    """The frames of a video stored as a folder, in playback (file-name) order."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
 
 
 @dataclass

@@ -26,7 +26,8 @@ from typing import Any
 from zen_vl.config import SourceCfg
 from zen_vl.data.adapters import from_sharegpt
 from zen_vl.data.context import MediaWriter
-from zen_vl.data.schema import DataError, frame_paths, read_jsonl
+from zen_vl.data.schema import DataError, read_jsonl
+from zen_vl.media import frame_paths
 
 PY_TYPES = {
     "str": "string",

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from zen_vl.chat import render
-from zen_vl.train.collate import Collator
+from zen_vl.collate import Collator, unbatch
 
 
 def prompt_of(sample: dict) -> dict:
@@ -60,12 +60,7 @@ def generate(
                 add_generation_prompt=True,
             )
             r.pop("labels")
-            items.append(
-                {
-                    k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v
-                    for k, v in r.items()
-                }
-            )
+            items.append(unbatch(r))
         batch = collate(items)
         if transform is not None:
             batch = transform(batch)

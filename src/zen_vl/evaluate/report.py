@@ -7,6 +7,7 @@ pick what they need. A metric with no cases is absent, never reported as 0.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 BENCHMARKS = ("screenspot", "bfcl")  # public benchmarks read from their own file formats
 VISUAL_SKILLS = ("colour", "count", "position", "size", "ocr", "chart", "describe", "video")
@@ -91,19 +92,55 @@ def failures(records: list[dict]) -> dict[str, int]:
     return dict(kinds.most_common())
 
 
-def _fmt(metric: dict | None) -> str:
-    return "–" if metric is None else f"{metric['value']:.3f}"
+@dataclass
+class MetricRow:
+    """One metric across the evaluated models (a cell is None where a model has no cases for it)."""
+
+    name: str
+    cells: list[dict | None]
+
+    @property
+    def n(self) -> int:
+        return next(c["n"] for c in self.cells if c is not None)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return next(c["higher_is_better"] for c in self.cells if c is not None)
+
+    @property
+    def change(self) -> float | None:
+        """Second model minus first, when exactly two have the metric (base -> finetuned)."""
+        if len(self.cells) != 2 or None in self.cells:
+            return None
+        return self.cells[1]["value"] - self.cells[0]["value"]
+
+
+def metric_rows(models: dict, names: list[str] | None = None) -> list[MetricRow]:
+    """The metrics table every renderer prints (results.md, model cards, the paper): one row per
+    metric (`names`, or every metric any model has, in order), one cell per model."""
+    if names is None:
+        names = list(dict.fromkeys(k for m in models.values() for k in m["metrics"]))
+    rows = [MetricRow(name, [m["metrics"].get(name) for m in models.values()]) for name in names]
+    return [r for r in rows if any(c is not None for c in r.cells)]
+
+
+def markdown_table(models: dict, names: list[str] | None = None) -> str:
+    """The metrics table in Markdown: a column per model, the change when there are two, and n."""
+    labels = list(models)
+    pair = len(labels) == 2
+    head = ["metric", *labels, *(["change"] if pair else []), "n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in metric_rows(models, names):
+        cells = ["–" if c is None else f"{c['value']:.3f}" for c in row.cells]
+        if pair:
+            cells.append("–" if row.change is None else f"{row.change:+.3f}")
+        lines.append("| " + " | ".join([row.name, *cells, str(row.n)]) + " |")
+    return "\n".join(lines)
 
 
 def markdown(results: dict) -> str:
-    """Side-by-side table: one column per evaluated model, plus the change when there are two."""
+    """results.md: the side-by-side table with what it was measured on."""
     models = results["models"]
-    labels = list(models)
-    names = list(dict.fromkeys(k for m in models.values() for k in m["metrics"]))
-    head = ["metric", *labels]
-    pair = len(labels) == 2
-    if pair:
-        head.append("change")
     lines = [
         f"# Evaluation: {results['size']} {results['variant']}",
         "",
@@ -111,25 +148,14 @@ def markdown(results: dict) -> str:
         f"{results['test_set']['cases']} cases), greedy, max_new_tokens={results['eval']['max_new_tokens']}, "
         f"on {results['hardware']}.",
         "",
-        "| " + " | ".join(head) + " | n |",
-        "|" + "---|" * (len(head) + 1),
+        markdown_table(models),
+        "",
+        "claims_other_model: lower is better. Cases: one per answer; tool-calling samples give one per turn.",
     ]
-    for name in names:
-        cells = [models[label]["metrics"].get(name) for label in labels]
-        row = [name, *(_fmt(c) for c in cells)]
-        if pair:
-            a, b = cells
-            row.append("–" if a is None or b is None else f"{b['value'] - a['value']:+.3f}")
-        n = next(c["n"] for c in cells if c is not None)
-        lines.append("| " + " | ".join(row) + f" | {n} |")
-    lines.append("")
-    lines.append(
-        "claims_other_model: lower is better. Cases: one per answer; tool-calling samples give one per turn."
-    )
-    for label in labels:
-        if models[label].get("failures"):
-            kinds = ", ".join(f"{k} {v}" for k, v in models[label]["failures"].items())
+    for label, model in models.items():
+        if model.get("failures"):
+            kinds = ", ".join(f"{k} {v}" for k, v in model["failures"].items())
             lines.append(f"Tool-call failures ({label}): {kinds}.")
-    for label in labels:
-        lines.append(f"{label}: `{models[label]['path']}`, {models[label]['seconds']:.0f} s.")
+    for label, model in models.items():
+        lines.append(f"{label}: `{model['path']}`, {model['seconds']:.0f} s.")
     return "\n".join(lines) + "\n"

@@ -8,24 +8,44 @@ the eval settings are unchanged, so a rerun after retraining evaluates only the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from zen_vl.artifacts import (
+    BASE_MANIFEST,
+    DATA_MANIFEST,
+    PROVENANCE,
+    RESULTS,
+    code_hash,
+    current,
+    device_name,
+    file_hash,
+    fingerprint,
+    read_manifest,
+    require,
+    require_finetuned,
+)
 from zen_vl.atomic import write_json
 from zen_vl.config import ZenConfig
-from zen_vl.data.build import read_data_manifest
 from zen_vl.data.schema import read_jsonl
 from zen_vl.errors import ZenError
-from zen_vl.evaluate import cases as casing
+from zen_vl.evaluate.cases import Case, cases_of
 from zen_vl.evaluate.generate import generate
+from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import failures, markdown, summarize
 from zen_vl.paths import Layout
-from zen_vl.train.merge import require_finetuned
-from zen_vl.train.provenance import device_name
 
-RESULTS = "results.json"
+
+@dataclass
+class CaseSet:
+    """Cases to run every model on, and the hash of where they came from (for the record cache)."""
+
+    cases: list[Case]
+    content: str
+    path: Path
+    skipped: list[str] | None = None
+    samples: int = 0  # test samples behind the cases (tool-calling samples give one case per turn)
 
 
 def load_model(folder: Path):
@@ -49,26 +69,26 @@ def load_model(folder: Path):
 def model_fingerprint(folder: Path) -> str:
     """What identifies a model's weights cheaply: its provenance or base manifest, else file stats."""
     folder = Path(folder)
-    for record in (folder.parent / "provenance.json", folder / "zen_vl_base.json"):
+    for record in (folder.parent / PROVENANCE, folder / BASE_MANIFEST):
         if record.is_file():
-            return hashlib.sha256(record.read_bytes()).hexdigest()[:16]
+            return file_hash(record)[:16]
     stats = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.safetensors"))
-    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+    return fingerprint(stats)
 
 
-def load_cases(folder: Path, limit: int | None = None) -> tuple[list[casing.Case], int]:
+def load_cases(folder: Path, limit: int | None = None) -> tuple[list[Case], int]:
     path = folder / "test.jsonl"
     if not path.is_file():
         raise ZenError(f"no test set at {path}: run `make data` first")
     samples = [s for _, s in read_jsonl(path)][:limit]
     if not samples:
         raise ZenError(f"{path}: the test set is empty (data.test=0?)")
-    return [c for i, s in enumerate(samples) for c in casing.cases_of(i, s)], len(samples)
+    return [c for i, s in enumerate(samples) for c in cases_of(i, s)], len(samples)
 
 
 def evaluate_model(
     folder: Path,
-    cases: list[casing.Case],
+    cases: list[Case],
     *,
     media_root: Path,
     cfg: ZenConfig,
@@ -91,8 +111,7 @@ def evaluate_model(
     seconds = time.perf_counter() - start
     del model
     records = [
-        casing.score(c, o, thinking=thinking, name=cfg.identity.name)
-        for c, o in zip(cases, outputs, strict=True)
+        score(c, o, thinking=thinking, name=cfg.identity.name) for c, o in zip(cases, outputs, strict=True)
     ]
     return records, seconds
 
@@ -102,7 +121,68 @@ def folder_hash(folder: Path) -> str:
     stats = sorted(
         (p.relative_to(folder).as_posix(), p.stat().st_size) for p in folder.rglob("*") if p.is_file()
     )
-    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+    return fingerprint(stats)
+
+
+def case_sets(cfg: ZenConfig, data: Path, screenspot: Path | None, bfcl: Path | None) -> dict[str, CaseSet]:
+    """The held-out test set, plus the ScreenSpot-v2 and BFCL folders when given."""
+    manifest = require(data, DATA_MANIFEST, f"run `make data SIZE={cfg.size} VARIANT={cfg.variant}` first")
+    test, n_samples = load_cases(data, cfg.eval.limit)
+    sets = {"test": CaseSet(test, manifest["content_hash"], data / "test.jsonl", samples=n_samples)}
+    if screenspot is not None:
+        from zen_vl.evaluate.screenspot import load_screenspot
+
+        sets["screenspot"] = CaseSet(
+            load_screenspot(screenspot, cfg.eval.limit), folder_hash(Path(screenspot)), Path(screenspot)
+        )
+    if bfcl is not None:
+        from zen_vl.evaluate.bfcl import load_bfcl
+
+        cases, skipped = load_bfcl(bfcl, cfg.eval.limit)
+        sets["bfcl"] = CaseSet(cases, folder_hash(Path(bfcl)), Path(bfcl), skipped)
+    return sets
+
+
+def models_to_evaluate(cfg: ZenConfig, layout: Layout, model: Path | None) -> dict[str, tuple[Path, bool]]:
+    """label -> (model folder, thinking template): one given folder, or base and finetuned."""
+    if model is not None:
+        return {Path(model).name: (Path(model), cfg.template == "thinking")}
+    finetuned = layout.finetuned(cfg.variant, cfg.size)
+    require_finetuned(finetuned, cfg.size, cfg.variant)
+    models = {}
+    if cfg.eval.baseline:
+        models["base"] = (layout.base(cfg.size, cfg.base), cfg.bases[cfg.base].template == "thinking")
+    models["finetuned"] = (finetuned / "merged", cfg.template == "thinking")
+    return models
+
+
+def records_of(
+    label: str, folder: Path, thinking: bool, name: str, cases: CaseSet, out: Path, cfg: ZenConfig, data: Path,
+    *, force: bool, progress: bool,
+) -> dict:  # fmt: skip
+    """One model's records on one case set: cached in `out` while model, cases and settings match."""
+    settings = eval_settings(cfg)
+    key = {"model": model_fingerprint(folder), "cases": cases.content, "eval": settings, "thinking": thinking,
+           "code": scoring_code()}  # fmt: skip
+    fp = fingerprint(key)
+    path = out / (f"{label}.json" if name == "test" else f"{label}.{name}.json")
+    cached = current(path.parent, path.name, fp)
+    if cached and not force:
+        if progress:
+            print(f"{label} on {name}: up to date ({path})")
+        return cached
+    if progress:
+        print(f"{label} on {name}: evaluating {folder} on {len(cases.cases)} cases")
+    recs, secs = evaluate_model(
+        folder, cases.cases, media_root=data, cfg=cfg, thinking=thinking, progress=progress
+    )
+    cached = {"fingerprint": fp, "path": str(folder), "seconds": secs, "records": recs}
+    write_json(path, cached)
+    return cached
+
+
+def eval_settings(cfg: ZenConfig) -> dict:
+    return {**cfg.eval.model_dump(), "processor_kwargs": cfg.vision.processor_kwargs}
 
 
 def run_eval(
@@ -120,86 +200,26 @@ def run_eval(
     and BFCL folders when given, and write the results; returns the results.json path."""
     layout = layout or Layout.default()
     data = layout.data(cfg.variant, cfg.size)
-    manifest = read_data_manifest(data)
-    if manifest is None:
-        raise ZenError(f"no dataset at {data}: run `make data SIZE={cfg.size} VARIANT={cfg.variant}` first")
-    test, n_samples = load_cases(data, cfg.eval.limit)
-    sets = {"test": (test, manifest["content_hash"])}
-    skipped: list[str] = []
-    if screenspot is not None:
-        from zen_vl.evaluate.screenspot import load_screenspot
-
-        sets["screenspot"] = (load_screenspot(screenspot, cfg.eval.limit), folder_hash(Path(screenspot)))
-    if bfcl is not None:
-        from zen_vl.evaluate.bfcl import load_bfcl
-
-        cases, skipped = load_bfcl(bfcl, cfg.eval.limit)
-        sets["bfcl"] = (cases, folder_hash(Path(bfcl)))
+    sets = case_sets(cfg, data, screenspot, bfcl)
+    models = models_to_evaluate(cfg, layout, model)
     finetuned = layout.finetuned(cfg.variant, cfg.size)
-    models: dict[str, tuple[Path, bool]] = {}
-    if model is not None:
-        models[Path(model).name] = (Path(model), cfg.template == "thinking")
-        out = out or Path(model).parent / f"eval-{Path(model).name}"
-    else:
-        require_finetuned(finetuned, cfg.size, cfg.variant)
-        if cfg.eval.baseline:
-            models["base"] = (layout.base(cfg.size, cfg.base), cfg.bases[cfg.base].template == "thinking")
-        models["finetuned"] = (finetuned / "merged", cfg.template == "thinking")
-        out = out or finetuned / "eval"
-    settings = {**cfg.eval.model_dump(), "processor_kwargs": cfg.vision.processor_kwargs}
-    results = {
-        "size": cfg.size,
-        "variant": cfg.variant,
-        "test_set": {
-            "path": str(data / "test.jsonl"),
-            "content_hash": manifest["content_hash"],
-            "samples": n_samples,
-            "cases": len(test),
-        },
-        "benchmarks": {
-            name: {"path": str(p), "cases": len(sets[name][0])}
-            for name, p in (("screenspot", screenspot), ("bfcl", bfcl))
-            if p is not None
-        },
-        "eval": settings,
-        "hardware": device_name(),
-        "models": {},
-    }
-    if skipped:
-        results["benchmarks"]["bfcl"]["skipped"] = skipped
-    trained_on = _trained_on(finetuned) if model is None else None
-    if trained_on and trained_on != manifest["content_hash"]:
+    out = out or (
+        Path(model).parent / f"eval-{Path(model).name}" if model is not None else finetuned / "eval"
+    )
+    results = results_header(cfg, sets)
+    trained_on = (read_manifest(finetuned, PROVENANCE) or {}).get("data", {}).get("content_hash")
+    if model is None and trained_on and trained_on != sets["test"].content:
         results["warning"] = "the finetuned model was trained on another build of this dataset"
     for label, (folder, thinking) in models.items():
-        records, seconds = [], 0.0
-        for name, (cases, content) in sets.items():
-            key = {
-                "model": model_fingerprint(folder),
-                "cases": content,
-                "eval": settings,
-                "thinking": thinking,
-                "code": _scoring_code(),
-            }
-            fp = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-            path = out / (f"{label}.json" if name == "test" else f"{label}.{name}.json")
-            cached = _read(path)
-            if cached and cached.get("fingerprint") == fp and not force:
-                if progress:
-                    print(f"{label} on {name}: up to date ({path})")
-            else:
-                if progress:
-                    print(f"{label} on {name}: evaluating {folder} on {len(cases)} cases")
-                recs, secs = evaluate_model(
-                    folder, cases, media_root=data, cfg=cfg, thinking=thinking, progress=progress
-                )
-                cached = {"fingerprint": fp, "path": str(folder), "seconds": secs, "records": recs}
-                write_json(path, cached)
-            records += cached["records"]
-            seconds += cached["seconds"]
+        done = [
+            records_of(label, folder, thinking, name, s, out, cfg, data, force=force, progress=progress)
+            for name, s in sets.items()
+        ]
+        records = [r for d in done for r in d["records"]]
         results["models"][label] = {
             "path": str(folder),
             "thinking_template": thinking,
-            "seconds": round(seconds, 1),
+            "seconds": round(sum(d["seconds"] for d in done), 1),
             "metrics": summarize(records, thinking=thinking),
             "failures": failures(records),
         }
@@ -210,23 +230,33 @@ def run_eval(
     return out / RESULTS
 
 
-def _trained_on(finetuned: Path) -> str | None:
-    record = _read(finetuned / "provenance.json")
-    return (record or {}).get("data", {}).get("content_hash")
+def results_header(cfg: ZenConfig, sets: dict[str, CaseSet]) -> dict:
+    """results.json before any model is run: what was evaluated, on what, how."""
+    test = sets["test"]
+    benchmarks = {
+        name: {"path": str(s.path), "cases": len(s.cases)} for name, s in sets.items() if name != "test"
+    }
+    for name, s in sets.items():
+        if s.skipped:
+            benchmarks[name]["skipped"] = s.skipped
+    return {
+        "size": cfg.size,
+        "variant": cfg.variant,
+        "test_set": {
+            "path": str(test.path),
+            "content_hash": test.content,
+            "samples": test.samples,
+            "cases": len(test.cases),
+        },
+        "benchmarks": benchmarks,
+        "eval": eval_settings(cfg),
+        "hardware": device_name(),
+        "models": {},
+    }
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _scoring_code() -> str:
-    """Hash of the scoring code: a changed metric rescoring cached outputs would be cheaper, but
-    regenerating keeps one rule simple: records always come from the code that wrote them."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in ("cases.py", "scoring.py", "tool_calls.py", "generate.py"):
-        h.update((here / name).read_bytes())
-    return h.hexdigest()[:16]
+def scoring_code() -> str:
+    """Hash of the code that turns a prompt into a scored record: records always come from the code
+    that wrote them (rescoring cached outputs would be cheaper; regenerating keeps one rule)."""
+    return code_hash("evaluate/cases.py", "evaluate/records.py", "evaluate/scoring.py",
+                     "evaluate/tool_calls.py", "evaluate/bfcl.py", "evaluate/generate.py")  # fmt: skip

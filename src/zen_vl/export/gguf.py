@@ -4,7 +4,6 @@ own converter and quantizer, into gguf/zen-vl-<size>-<variant>/ (atomically; man
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -12,15 +11,20 @@ import sys
 import time
 from pathlib import Path
 
+from zen_vl.artifacts import (
+    GGUF_MANIFEST,
+    PROVENANCE,
+    cpu_name,
+    current,
+    file_hash,
+    fingerprint,
+    require_finetuned,
+)
 from zen_vl.atomic import building, write_json
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.export.llama_cpp import LlamaCpp, ensure_llama_cpp
 from zen_vl.paths import Layout
-from zen_vl.train.merge import require_finetuned
-from zen_vl.train.provenance import cpu_name
-
-MANIFEST = "zen_vl_gguf.json"
 
 
 def gguf_name(cfg: ZenConfig, kind: str) -> str:
@@ -32,20 +36,15 @@ def mmproj_name(cfg: ZenConfig) -> str:
 
 
 def source_fingerprint(merged: Path, cfg: ZenConfig, commit: str) -> str:
-    record = merged.parent / "provenance.json"
-    source = record.read_bytes() if record.is_file() else merged.name.encode()
+    """What a GGUF folder is made from: the finetuned model (its provenance), the export settings and
+    the llama.cpp build."""
     key = {
-        "source": hashlib.sha256(source).hexdigest(),
+        "source": file_hash(merged.parent / PROVENANCE),
         "outtype": cfg.export.gguf_outtype,
         "quants": cfg.export.gguf_quants,
         "llama.cpp": commit,
     }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def read_manifest(folder: Path) -> dict | None:
-    path = Path(folder) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    return fingerprint(key)
 
 
 def _run(cmd: list, *, env=None, what: str) -> str:
@@ -92,8 +91,7 @@ def export_gguf(
     llama = ensure_llama_cpp(progress=progress)
     dest = layout.gguf(cfg.variant, cfg.size)
     fp = source_fingerprint(merged, cfg, llama.commit())
-    old = read_manifest(dest)
-    if old and old.get("fingerprint") == fp and not force:
+    if current(dest, GGUF_MANIFEST, fp) and not force:
         if progress:
             print(f"gguf: up to date ({dest})")
         return dest
@@ -132,7 +130,7 @@ def export_gguf(
                 )
         files = {p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.glob("*.gguf"))}
         write_json(
-            tmp / MANIFEST,
+            tmp / GGUF_MANIFEST,
             {
                 "fingerprint": fp,
                 "source": str(merged),

@@ -17,7 +17,6 @@ One child converts and checks every bit width: importing mlx_vlm alone costs ~6 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -28,14 +27,20 @@ from pathlib import Path
 
 import numpy as np
 
+from zen_vl.artifacts import (
+    MLX_MANIFEST,
+    PROVENANCE,
+    cpu_name,
+    current,
+    file_hash,
+    read_manifest,
+    require_finetuned,
+)
 from zen_vl.atomic import building, write_json
 from zen_vl.config import ZenConfig
 from zen_vl.errors import ZenError
 from zen_vl.paths import Layout
-from zen_vl.train.merge import require_finetuned
-from zen_vl.train.provenance import cpu_name
 
-MANIFEST = "zen_vl_mlx.json"
 INSTALL = "pip install 'mlx[cpu]' mlx-vlm (Linux) or pip install mlx-vlm (macOS); `make install` does it"
 
 
@@ -45,11 +50,6 @@ def _require_mlx() -> str:
         if importlib.util.find_spec(name) is None:
             raise ZenError(f"make mlx needs mlx and mlx-vlm ({name} is missing): {INSTALL}")
     return importlib.metadata.version("mlx-vlm")
-
-
-def read_manifest(folder: Path) -> dict | None:
-    path = Path(folder) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def mlx_logit_check(mlx_folder: Path, hf_folder: Path, *, steps: int = 16) -> dict:
@@ -88,13 +88,11 @@ def export_mlx(
     merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
     require_finetuned(merged.parent, cfg.size, cfg.variant)
     version = _require_mlx()
-    record = merged.parent / "provenance.json"
-    source = hashlib.sha256(record.read_bytes() if record.is_file() else b"").hexdigest()[:16]
+    source = file_hash(merged.parent / PROVENANCE)[:16]
     todo = {}
     for bits in cfg.export.mlx_bits:
         dest = layout.mlx(cfg.variant, cfg.size, bits)
-        old = read_manifest(dest)
-        if old and old.get("fingerprint") == f"{source}-{bits}-{version}" and not force:
+        if current(dest, MLX_MANIFEST, f"{source}-{bits}-{version}") and not force:
             if progress:
                 print(f"mlx: up to date ({dest})")
         else:
@@ -115,11 +113,12 @@ def export_mlx(
                     )
                 manifest = {"fingerprint": f"{source}-{bits}-{version}", "source": str(merged), "bits": bits}
                 manifest |= {"mlx_vlm": version, "check": check, "seconds": seconds, "hardware": cpu_name()}
-                write_json(tmp / MANIFEST, manifest)
+                write_json(tmp / MLX_MANIFEST, manifest)
     out = [layout.mlx(cfg.variant, cfg.size, bits) for bits in cfg.export.mlx_bits]
+    rebuild = f"make mlx SIZE={cfg.size} VARIANT={cfg.variant} FORCE=1"
     write_json(
         layout.mlx_index(cfg.variant, cfg.size),
-        {"source": str(merged), "folders": {d.name: read_manifest(d) for d in out}},
+        {"source": str(merged), "folders": {d.name: read_manifest(d, MLX_MANIFEST, rebuild) for d in out}},
     )
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from zen_vl.config import ZenConfig
+from zen_vl.evaluate.report import markdown_table
 
 # Metrics reported in the model-index (the table in the card body lists all of them).
 CARD_METRICS = (
@@ -57,19 +58,6 @@ def _eval_results(results: dict | None, cfg: ZenConfig) -> list[EvalResult]:
         for key in CARD_METRICS
         if key in metrics
     ]
-
-
-def _table(results: dict) -> str:
-    models = results["models"]
-    labels = list(models)
-    lines = ["| metric | " + " | ".join(labels) + " | n |", "|" + "---|" * (len(labels) + 2)]
-    for key in dict.fromkeys(k for m in models.values() for k in m["metrics"]):
-        cells = [models[lab]["metrics"].get(key) for lab in labels]
-        n = next(c["n"] for c in cells if c)
-        lines.append(
-            f"| {key} | " + " | ".join("–" if c is None else f"{c['value']:.3f}" for c in cells) + f" | {n} |"
-        )
-    return "\n".join(lines)
 
 
 def usage(cfg: ZenConfig, kind: str) -> str:
@@ -147,7 +135,7 @@ def model_card(
             f"Measured by `make eval` on the held-out generated test set (`{results['test_set']['samples']}` samples, "
             f"content hash `{results['test_set']['content_hash'][:16]}`), greedy, on {results['hardware']}:",
             "",
-            _table(results),
+            markdown_table(results["models"]),
         ]
     else:
         lines.append("Not evaluated yet (`make eval` writes the results this section is built from).")

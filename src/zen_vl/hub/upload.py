@@ -14,11 +14,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zen_vl.config import ZenConfig
+from zen_vl.artifacts import GGUF_MANIFEST, MLX_MANIFEST, PROVENANCE, RESULTS, read_json, require_finetuned
+from zen_vl.atomic import write_json
+from zen_vl.config import VARIANTS, ZenConfig, load_config
 from zen_vl.errors import ZenError
 from zen_vl.hub.card import model_card, repo_name
 from zen_vl.paths import Layout
-from zen_vl.train.merge import require_finetuned
 
 MODEL_FILES = (
     "config.json",
@@ -60,17 +61,17 @@ def _allowed(folder: Path, patterns: tuple[str, ...]) -> dict[str, Path]:
     }
 
 
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def plan(cfg: ZenConfig, layout: Layout | None = None) -> list[RepoPlan]:
     """Repos for one size x variant: the model, and its -GGUF and -MLX-<bits> exports where built."""
     layout = layout or Layout.default()
     finetuned = layout.finetuned(cfg.variant, cfg.size)
     merged = finetuned / "merged"
     provenance = require_finetuned(finetuned, cfg.size, cfg.variant)
-    results = _read(finetuned / "eval" / "results.json")
+    results = read_json(
+        finetuned / "eval" / RESULTS,
+        f"make eval SIZE={cfg.size} VARIANT={cfg.variant} FORCE=1",
+        missing_ok=True,
+    )
     extra = {"eval_results.json": json.dumps(_public(results), indent=2).encode()} if results else {}
     repos = [
         RepoPlan(
@@ -81,7 +82,7 @@ def plan(cfg: ZenConfig, layout: Layout | None = None) -> list[RepoPlan]:
         )
     ]
     gguf = layout.gguf(cfg.variant, cfg.size)
-    if (gguf / "zen_vl_gguf.json").is_file():
+    if (gguf / GGUF_MANIFEST).is_file():
         repos.append(
             RepoPlan(
                 repo_name(cfg, "GGUF"),
@@ -91,7 +92,7 @@ def plan(cfg: ZenConfig, layout: Layout | None = None) -> list[RepoPlan]:
         )
     for bits in cfg.export.mlx_bits:
         folder = layout.mlx(cfg.variant, cfg.size, bits)
-        if (folder / "zen_vl_mlx.json").is_file():
+        if (folder / MLX_MANIFEST).is_file():
             files = _allowed(folder, MODEL_FILES)
             repos.append(
                 RepoPlan(
@@ -134,3 +135,53 @@ def upload(repos: list[RepoPlan], *, token: str, private: bool = False) -> list[
             raise ZenError(f"upload to {repo.repo_id} failed: {type(exc).__name__}: {message}") from None
         urls.append(info.commit_url)
     return urls
+
+
+def trained_variants(size: str, layout: Layout) -> list[str]:
+    return [v for v in VARIANTS if (layout.finetuned(v, size) / PROVENANCE).is_file()]
+
+
+def upload_size(
+    size: str,
+    variant: str | None,
+    overrides: list[str],
+    *,
+    token: str | None,
+    dry_run: bool = False,
+    push: bool = False,
+    private: bool = False,
+    layout: Layout | None = None,
+) -> dict | None:
+    """`make upload`: the plan for one size (every trained variant, or one), printed; pushed when a
+    token is there and this is not a dry run. A real upload writes hub/<size>.json (make all's stamp)
+    and returns it; a dry run returns None. The policy: no token is a dry run, unless `push` asks for
+    a real upload, where it is an error."""
+    layout = layout or Layout.default()
+    if push and dry_run:
+        raise ZenError("--push and --dry-run contradict each other: choose one")
+    variants = [variant] if variant else trained_variants(size, layout)
+    if not variants:
+        raise ZenError(
+            f"nothing to upload for SIZE={size}: train a variant first (make train-agent SIZE={size})"
+        )
+    repos = [r for v in variants for r in plan(load_config(size, v, overrides), layout)]
+    if push and token is None:
+        raise ZenError(
+            f"a real upload of SIZE={size} needs a Hub token: set HF_TOKEN or run `hf auth login` "
+            "(without PUSH=1, make upload is a dry run)"
+        )
+    dry = dry_run or token is None
+    if token is None and not dry_run:
+        print(f"dry run (no token: set HF_TOKEN or run `hf auth login` to upload): {len(repos)} repo(s)")
+    else:
+        print(f"{'dry run' if dry else 'uploading'}: {len(repos)} repo(s)")
+    for repo in repos:
+        print("\n".join(repo.lines()))
+    if dry:
+        return None
+    urls = upload(repos, token=token, private=private)
+    for url in urls:
+        print(f"committed: {url}")
+    record = {"size": size, "variants": variants, "repos": [r.repo_id for r in repos], "commits": urls}
+    write_json(layout.upload_record(size), record)
+    return record

@@ -7,7 +7,6 @@ build never replaces the last good PDF. Up to date (nothing rebuilt) while sourc
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -15,13 +14,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from zen_vl.artifacts import PAPER_MANIFEST, current, digest_files
 from zen_vl.atomic import building, write_json
 from zen_vl.errors import ZenError
 from zen_vl.paper import figures, tables
 from zen_vl.paper.results import Run, collect, sizes
 from zen_vl.paths import Layout
 
-MANIFEST = "zen_vl_paper.json"
 TEX_PACKAGES = "latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended"
 INSTALL = f"apt-get install {TEX_PACKAGES} (Debian/Ubuntu), or MacTeX / TeX Live with latexmk elsewhere"
 
@@ -112,14 +111,6 @@ def source_files(sources: Path) -> list[Path]:
     return sorted(top + list((sources / "sections").glob("*.tex")))
 
 
-def _digest(files: list[Path], root: Path) -> str:
-    h = hashlib.sha256()
-    for path in files:
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def _latex_error(log: Path) -> str:
     if not log.is_file():
         return "no log written"
@@ -149,10 +140,9 @@ def build_paper(layout: Layout | None = None, *, force: bool = False, progress: 
         generate(runs, table_dir, figure_dir)
     sources = paper_sources()
     generated = sorted(p for d in ("tables", "figures") for p in (out / d).iterdir())
-    fingerprint = _digest(source_files(sources), sources) + _digest(generated, out)
+    fingerprint = digest_files(source_files(sources), sources) + digest_files(generated, out)
     pdf, build = out / "zen-vl.pdf", layout.paper_build()
-    old = build / MANIFEST
-    if not force and pdf.is_file() and old.is_file() and fingerprint in old.read_text():
+    if not force and pdf.is_file() and current(build, PAPER_MANIFEST, fingerprint):
         if progress:
             print(f"paper: up to date ({pdf})")
         return pdf
@@ -174,7 +164,9 @@ def build_paper(layout: Layout | None = None, *, force: bool = False, progress: 
     os.close(fd)
     shutil.copyfile(build / "zen-vl.pdf", tmp)
     os.replace(tmp, pdf)
-    write_json(old, {"fingerprint": fingerprint, "runs": [f"{r.size}/{r.variant}" for r in runs]})
+    write_json(
+        build / PAPER_MANIFEST, {"fingerprint": fingerprint, "runs": [f"{r.size}/{r.variant}" for r in runs]}
+    )
     if progress:
         print(f"paper: {pdf}")
     return pdf

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
+from zen_vl.artifacts import GGUF_MANIFEST, PROVENANCE, RESULTS, read_json, read_manifest
 from zen_vl.config import VARIANTS, available_sizes
 from zen_vl.paths import Layout
 
@@ -37,10 +36,6 @@ HEADLINE = {
     ),
 }
 BENCHMARK_GROUPS = ("screenspot", "bfcl")
-
-
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 @dataclass
@@ -106,7 +101,8 @@ def collect(layout: Layout | None = None) -> list[Run]:
     for size in sorted(available_sizes(), key=_size_order):
         for variant in VARIANTS:
             finetuned = layout.finetuned(variant, size)
-            provenance = _read(finetuned / "provenance.json")
+            which = f"SIZE={size} VARIANT={variant} FORCE=1"
+            provenance = read_manifest(finetuned, PROVENANCE, f"make train-{variant} SIZE={size} FORCE=1")
             if provenance is None:
                 continue
             runs.append(
@@ -114,9 +110,9 @@ def collect(layout: Layout | None = None) -> list[Run]:
                     size=size,
                     variant=variant,
                     provenance=provenance,
-                    results=_read(finetuned / "eval" / "results.json"),
-                    gguf=_read(layout.gguf(variant, size) / "zen_vl_gguf.json"),
-                    mlx=_read(layout.mlx_index(variant, size)),
+                    results=read_json(finetuned / "eval" / RESULTS, f"make eval {which}", missing_ok=True),
+                    gguf=read_manifest(layout.gguf(variant, size), GGUF_MANIFEST, f"make gguf {which}"),
+                    mlx=read_json(layout.mlx_index(variant, size), f"make mlx {which}", missing_ok=True),
                 )
             )
     return runs

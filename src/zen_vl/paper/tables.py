@@ -3,6 +3,7 @@ its numbers; rows exist only for what was measured."""
 
 from __future__ import annotations
 
+from zen_vl.evaluate.report import metric_rows
 from zen_vl.paper.results import Run
 
 _ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -121,22 +122,19 @@ def evaluation(runs: list[Run], size: str) -> str:
     rows: list[list[str]] = []
     for r in evaluated:
         models = r.results["models"]
-        base, tuned = models.get("base"), models.get("finetuned")
+        pair = {k: models[k] for k in ("base", "finetuned") if k in models}
         if rows:
             rows.append(["MIDRULE"])
-        for i, name in enumerate(r.headline()):
-            mt = tuned["metrics"][name] if tuned else None
-            mb = base["metrics"][name] if base else None
-            arrow = "" if (mt or mb)["higher_is_better"] else r" $\downarrow$"
-            delta = f"{mt['value'] - mb['value']:+.3f}" if mt and mb else "--"
+        for i, row in enumerate(metric_rows(pair, r.headline())):
+            cells = dict(zip(pair, row.cells, strict=True))
+            arrow = "" if row.higher_is_better else r" $\downarrow$"
             rows.append(
                 [
                     tex(r.variant) if i == 0 else "",
-                    r"\texttt{" + tex(name) + "}" + arrow,
-                    _metric(mb) if mb else "--",
-                    _metric(mt) if mt else "--",
-                    delta,
-                    str((mt or mb)["n"]),
+                    r"\texttt{" + tex(row.name) + "}" + arrow,
+                    *(_metric(cells[k]) if cells.get(k) else "--" for k in ("base", "finetuned")),
+                    "--" if row.change is None else f"{row.change:+.3f}",
+                    str(row.n),
                 ]
             )
     hardware = _hardware([r.eval_hardware for r in evaluated])
@@ -206,7 +204,6 @@ def appendix(runs: list[Run]) -> str:
             continue
         models = r.results["models"]
         labels = list(models)
-        names = list(dict.fromkeys(k for m in models.values() for k in m["metrics"]))
         out += [
             r"\begin{longtable}{l" + "r" * len(labels) + "r}",
             f"\\caption{{All metrics, \\texttt{{{tex(r.size)}}} {tex(r.variant)} ({tex(r.eval_hardware or '')}).}}"
@@ -216,15 +213,13 @@ def appendix(runs: list[Run]) -> str:
             r"\midrule",
             r"\endhead",
         ]
-        for name in names:
-            cells = [models[x]["metrics"].get(name) for x in labels]
-            n = next(c["n"] for c in cells if c)
+        for row in metric_rows(models):
             out.append(
                 r"\texttt{"
-                + tex(name)
+                + tex(row.name)
                 + "} & "
-                + " & ".join(_metric(c) if c else "--" for c in cells)
-                + f" & {n} \\\\"
+                + " & ".join(_metric(c) if c else "--" for c in row.cells)
+                + f" & {row.n} \\\\"
             )
         out += [r"\bottomrule", r"\end{longtable}", ""]
     return "\n".join(out)

@@ -14,7 +14,6 @@ another configuration is never resumed silently. One run per variant and size at
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -23,25 +22,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import AutoConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
 
+from zen_vl.artifacts import (
+    PROVENANCE,
+    RUN_FILE,
+    current,
+    device_name,
+    fingerprint,
+    git_commit,
+    peak_memory_gb,
+    read_manifest,
+    versions,
+)
 from zen_vl.atomic import write_json
 from zen_vl.base.load import check_base, load_processor
+from zen_vl.collate import Collator
 from zen_vl.config import ZenConfig
-from zen_vl.data.build import build_dataset, fingerprint, read_data_manifest
+from zen_vl.data.build import build_dataset, current_dataset, summary
 from zen_vl.lock import exclusive
 from zen_vl.paths import Layout
 from zen_vl.resources import check_disk, check_train_memory
 from zen_vl.train.checkpoints import last_complete_checkpoint
-from zen_vl.train.collate import Collator, ConversationDataset
+from zen_vl.train.dataset import ConversationDataset
 from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
-from zen_vl.train.merge import publish, read_provenance
-from zen_vl.train.model import TrainError, check_device, load_model, param_groups, prepare, trainable_summary
+from zen_vl.train.merge import publish
+from zen_vl.train.model import (
+    TrainError,
+    check_device,
+    count_params,
+    load_model,
+    param_groups,
+    prepare,
+    trainable_summary,
+)
 from zen_vl.train.packing import PackingCollator
-from zen_vl.train.provenance import device_name, git_commit, peak_memory_gb, versions
 
-RUN_FILE = "zen_vl_run.json"
 # Settings that do not change what is learned: a checkpoint stays resumable when only these differ.
 NOT_LEARNED = {
     "train": {"save_steps", "logging_steps", "report_to", "distributed", "dataloader_workers"}
@@ -70,12 +87,19 @@ class TrainResult:
         )
 
 
-def run_fingerprint(cfg: ZenConfig, data_hash: str) -> str:
+def run_fingerprint(cfg: ZenConfig, data_hash: str, base_id: str) -> str:
+    """What a run learns from: the config (less the settings in NOT_LEARNED), the dataset's content and
+    the base's weights (the commit a Hub download resolved, or the tiny builder's weight digest)."""
     dump = cfg.model_dump()
     for section, keys in NOT_LEARNED.items():
         for key in keys:
             dump[section].pop(key, None)
-    return hashlib.sha256(json.dumps([dump, data_hash], sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint([dump, data_hash, base_id])
+
+
+def base_identity(manifest: dict) -> str:
+    """The base's resolved identity from its manifest: a branch name such as `main` is not one."""
+    return manifest.get("commit") or manifest.get("weights_sha256") or fingerprint(manifest)
 
 
 class ZenTrainer(Trainer):
@@ -121,17 +145,21 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def ensure_data(cfg: ZenConfig, layout: Layout, processor) -> tuple[Path, dict]:
-    """The run's dataset, built (single process) or required to be current (distributed)."""
+def ensure_data(cfg: ZenConfig, layout: Layout, processor, *, progress: bool) -> tuple[Path, dict]:
+    """The run's dataset, built here when missing or stale (the only place `make train-*` builds it);
+    under a distributed launch it must already be current (ranks would race to build it)."""
     folder = layout.data(cfg.variant, cfg.size)
-    manifest = read_data_manifest(folder)
-    if manifest and manifest.get("fingerprint") == fingerprint(cfg):
+    manifest = current_dataset(cfg, layout, processor)
+    if manifest is not None:
         return folder, manifest
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise TrainError(
             f"{folder} is missing or stale; build it first: make data SIZE={cfg.size} VARIANT={cfg.variant}"
         )
-    return build_dataset(cfg, layout, processor=processor)
+    folder, manifest = build_dataset(cfg, layout, processor=processor, progress=progress)
+    if progress:
+        print("built: " + summary(folder, manifest))
+    return folder, manifest
 
 
 def training_arguments(cfg: ZenConfig, out: Path, *, progress: bool) -> TrainingArguments:
@@ -190,29 +218,59 @@ def train(
     out = layout.training(cfg.variant, cfg.size)
     held = exclusive(out, f"training {cfg.variant}/{cfg.size}") if is_main_process() else nullcontext()
     with held:
-        return _train(cfg, layout, progress=progress, force=force, callbacks=callbacks)
+        base, base_manifest, processor = preflight(cfg, layout)
+        data_dir, manifest = ensure_data(cfg, layout, processor, progress=progress and is_main_process())
+        run_id = run_fingerprint(cfg, manifest["content_hash"], base_identity(base_manifest))
+        dest = layout.finetuned(cfg.variant, cfg.size)
+        done = current(dest, PROVENANCE, run_id, key="run_fingerprint")
+        if done and not force:
+            return TrainResult(dest, done["metrics"]["steps"], 0, 0, 0, None, None, skipped=True)
+        last = resume_point(cfg, out, dest, run_id, force=force)
+        trainer, speedups = build_trainer(cfg, base, processor, data_dir, manifest, out, progress, callbacks)
+        started = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=last)
+        metrics = run_metrics(trainer, result, time.perf_counter() - started, last, speedups)
+        if trainer.args.world_size > 1:  # every rank records what it holds; the ranks must agree
+            write_json(
+                out / "ranks" / f"{trainer.args.process_index}.json",
+                {"trainable_digest": trainable_digest(trainer.model), "steps": trainer.state.global_step},
+            )
+        if trainer.is_world_process_zero():
+            record = provenance(cfg, run_id, base, base_manifest, manifest, last, metrics)
+            publish(
+                trainer.model, processor, base=base, dest=dest, probe=probe_batch(trainer), provenance=record
+            )
+    return TrainResult(
+        dest, metrics["steps"], metrics["wall_s"], metrics["tokens_per_s"], metrics["peak_memory_gb"],
+        result.training_loss, last,
+    )  # fmt: skip
 
 
-def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callbacks) -> TrainResult:
+def preflight(cfg: ZenConfig, layout: Layout) -> tuple[Path, dict, object]:
+    """What this machine cannot run, refused before any data is built or weights loaded: device,
+    memory, disk for the merged copy, a complete base. Returns (base folder, its manifest, processor)."""
     check_device(cfg)
-    check_train_memory(cfg, "cuda" if torch.cuda.is_available() else "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if cfg.architecture is not None:  # known from the config: refused before the base is even looked at
+        check_train_memory(cfg, device, count_params(cfg))
     base = layout.base(cfg.size, cfg.base)
-    check_base(base, cfg.size)
+    base_manifest = check_base(base, cfg.size)
+    if cfg.architecture is None:  # a size without `shape:`: count the downloaded base's architecture
+        check_train_memory(cfg, device, count_params(cfg, AutoConfig.from_pretrained(base)))
     dest = layout.finetuned(cfg.variant, cfg.size)
     weights = sum(f.stat().st_size for f in base.glob("*.safetensors"))
     check_disk(
         dest.parent, int(weights * 1.1), f"merging {cfg.variant}/{cfg.size} (a copy of the base's weights)"
     )
-    processor = load_processor(base, cfg.size)
-    data_dir, manifest = ensure_data(cfg, layout, processor)
-    out = layout.training(cfg.variant, cfg.size)
-    run_id = run_fingerprint(cfg, manifest["content_hash"])
-    done = read_provenance(dest)
-    if done and done.get("run_fingerprint") == run_id and not force:
-        return TrainResult(dest, done["metrics"]["steps"], 0, 0, 0, None, None, skipped=True)
+    return base, base_manifest, load_processor(base, cfg.size)
 
+
+def resume_point(cfg: ZenConfig, out: Path, dest: Path, run_id: str, *, force: bool) -> str | None:
+    """The checkpoint to resume from (None: start fresh), after the resume policy: checkpoints of the
+    finished, published run are cleared; checkpoints of another configuration are refused."""
     last = last_complete_checkpoint(out, clean=is_main_process())
-    previous = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else None
+    previous = read_manifest(out, RUN_FILE, f"remove {out} to start over")
+    done = read_manifest(dest, PROVENANCE, f"make train-{cfg.variant} SIZE={cfg.size} FORCE=1")
     finished = bool(previous and done and done.get("run_fingerprint") == previous.get("run_fingerprint"))
     if last and finished and (force or previous.get("run_fingerprint") != run_id):
         # That run is complete and its model published: its checkpoints are not a run to resume.
@@ -227,9 +285,15 @@ def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callb
         )
     if is_main_process():
         shutil.rmtree(out / "ranks", ignore_errors=True)  # rank digests of an earlier launch
-    if last is None and is_main_process():
-        write_json(out / RUN_FILE, {"run_fingerprint": run_id, "config": cfg.model_dump(mode="json")})
+        if last is None:
+            write_json(out / RUN_FILE, {"run_fingerprint": run_id, "config": cfg.model_dump(mode="json")})
+    return last
 
+
+def build_trainer(
+    cfg, base: Path, processor, data_dir: Path, manifest: dict, out: Path, progress: bool, callbacks
+):
+    """The prepared model, datasets, collator and ZenTrainer; and the kernels chosen."""
     set_seed(cfg.train.seed)  # adapter init draws from the global RNG: same seed, same run
     model = prepare(cfg, load_model(cfg, base))
     speedups = apply_speedups(cfg, model)
@@ -255,14 +319,22 @@ def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callb
         callbacks=callbacks,
         zen_cfg=cfg,
     )
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
-    wall = time.perf_counter() - started
+    return trainer, speedups
+
+
+def probe_batch(trainer) -> dict:
+    """One padded sample (validation first) for the merge's logit check."""
+    data = trainer.eval_dataset if trainer.eval_dataset is not None else trainer.train_dataset
+    return Collator(trainer.processing_class.tokenizer.pad_token_id)([data[0]])
+
+
+def run_metrics(trainer, result, wall: float, last: str | None, speedups: dict) -> dict:
+    """What the run measured: steps, time, tokens/s over the steps this process ran, memory, losses."""
     tokens = trainer.state.num_input_tokens_seen
     resumed_steps = int(Path(last).name.split("-")[-1]) if last else 0
     steps_now = trainer.state.global_step - resumed_steps
     tokens_per_s = tokens / wall * (steps_now / max(trainer.state.global_step, 1)) if wall else 0.0
-    metrics = {
+    return {
         "steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
         "wall_s": round(wall, 1),
@@ -275,27 +347,22 @@ def _train(cfg: ZenConfig, layout: Layout, *, progress: bool, force: bool, callb
         "world_size": trainer.args.world_size,
         "kernels": speedups,
     }
-    if trainer.args.world_size > 1:  # every rank records what it holds; the ranks must agree
-        write_json(
-            out / "ranks" / f"{trainer.args.process_index}.json",
-            {"trainable_digest": trainable_digest(trainer.model), "steps": trainer.state.global_step},
-        )
-    if trainer.is_world_process_zero():
-        probe = Collator(pad)([val_set[0] if len(val_set) else train_set[0]])
-        provenance = {
-            "size": cfg.size,
-            "variant": cfg.variant,
-            "run_fingerprint": run_id,
-            "config": cfg.model_dump(mode="json"),
-            "seed": cfg.train.seed,
-            "base": {"folder": str(base), **(json.loads((base / "zen_vl_base.json").read_text()))},
-            "data": {k: manifest[k] for k in ("fingerprint", "content_hash", "samples", "seed")},
-            "versions": versions(),
-            "git": git_commit(),
-            "resumed_from": last,
-            "metrics": metrics,
-        }
-        publish(trainer.model, processor, base=base, dest=dest, probe=probe, provenance=provenance)
-    return TrainResult(
-        dest, metrics["steps"], wall, tokens_per_s, metrics["peak_memory_gb"], result.training_loss, last
-    )
+
+
+def provenance(
+    cfg, run_id: str, base: Path, base_manifest: dict, manifest: dict, last, metrics: dict
+) -> dict:
+    """provenance.json: everything that produced the finetuned model."""
+    return {
+        "size": cfg.size,
+        "variant": cfg.variant,
+        "run_fingerprint": run_id,
+        "config": cfg.model_dump(mode="json"),
+        "seed": cfg.train.seed,
+        "base": {"folder": str(base), **base_manifest},
+        "data": {k: manifest[k] for k in ("fingerprint", "content_hash", "samples", "seed")},
+        "versions": versions(),
+        "git": git_commit(),
+        "resumed_from": last,
+        "metrics": metrics,
+    }

@@ -13,18 +13,17 @@ model's logits (reloaded from disk) equal the adapter-on-base logits on a probe 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
-from zen_vl.atomic import building, require, write_json
+from zen_vl.artifacts import PROVENANCE
+from zen_vl.atomic import building, write_json
 from zen_vl.base.hub_format import to_hub_format
 from zen_vl.errors import ZenError
 
-PROVENANCE = "provenance.json"
 # Max |logit difference| allowed between merged and adapter-on-base, by dtype.
 TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 0.15, torch.float16: 0.05}
 
@@ -89,17 +88,3 @@ def publish(model, processor, *, base: Path, dest: Path, probe: dict, provenance
         }
         write_json(tmp / PROVENANCE, {**provenance, "verification": verification})
     return verification
-
-
-def read_provenance(folder: Path) -> dict | None:
-    """The provenance of a published run; None when there is none (or it is unreadable)."""
-    try:
-        data = json.loads((Path(folder) / PROVENANCE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def require_finetuned(folder: Path, size: str, variant: str) -> dict:
-    """The provenance of a complete finetuned folder (later stages trust nothing else)."""
-    return require(folder, PROVENANCE, f"run `make train-{variant} SIZE={size}` first")

@@ -196,3 +196,35 @@ def trainable_summary(model) -> str:
             by[component(name)] = by.get(component(name), 0) + p.numel()
     parts = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in sorted(by.items()))
     return f"trainable {sum(by.values()) / 1e6:.2f} M of {total / 1e6:.1f} M ({parts})"
+
+
+def count_params(cfg: ZenConfig, model_cfg=None) -> dict[str, int]:
+    """Parameter counts of the size's architecture (`tiny:` or `shape:`, else `model_cfg`, e.g. a
+    downloaded base's config) built on the meta device (no memory, no download) and prepared by
+    `prepare`, the one rule for what trains: total, language model, trainable (adapters plus components
+    trained in full), width and depth. QLoRA trains the same adapters as LoRA, so it is counted as LoRA
+    (4-bit layers cannot be built on the meta device)."""
+    from transformers import AutoModelForImageTextToText
+
+    from zen_vl.base.tiny import model_config
+
+    if cfg.architecture is not None:
+        model_cfg = model_config(cfg.architecture)
+    if model_cfg is None:
+        raise TrainError(f"SIZE={cfg.size}: no tiny: or shape: section and no model config to count")
+
+    counted = cfg.model_copy(deep=True)
+    if counted.lora.method == "qlora":
+        counted.lora.method = "lora"
+    counted.train.gradient_checkpointing = False
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(model_cfg)
+        llm = sum(
+            p.numel() for n, p in model.named_parameters() if component(n) == "llm" and "lm_head" not in n
+        )
+        total = sum(p.numel() for p in model.parameters())
+        model = prepare(counted, model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    text = model.config.text_config
+    return {"total": total, "llm": llm, "trainable": trainable, "hidden": text.hidden_size,
+            "layers": text.num_hidden_layers}  # fmt: skip

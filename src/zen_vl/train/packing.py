@@ -21,7 +21,7 @@ import itertools
 import torch
 
 from zen_vl.chat import IGNORE_INDEX
-from zen_vl.train.collate import CONCAT
+from zen_vl.collate import CONCAT
 
 VISION_TYPES = {"image_grid_thw": 1, "video_grid_thw": 2}  # mm_token_type_ids values
 

@@ -1,43 +1,20 @@
-"""Samples to batches: each conversation rendered by chat.render (the one owner of masking), then padded.
-
-Images are loaded and processed in the dataset's __getitem__, so dataloader workers do the pixel
-work in parallel with the model.
-"""
+"""Rendered samples (chat.render) to one padded batch, for training (right padding) and generation
+(left padding)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from zen_vl.chat import IGNORE_INDEX, render
-from zen_vl.data.schema import read_jsonl
+from zen_vl.chat import IGNORE_INDEX
 
+# Vision tensors are concatenated over the batch (one row per patch), not padded.
 CONCAT = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
 
 
-class ConversationDataset(torch.utils.data.Dataset):
-    """A built split (`train.jsonl` ...) rendered on access."""
-
-    def __init__(self, path: Path, processor, *, processor_kwargs: dict, max_length: int):
-        self.path = Path(path)
-        self.samples = [s for _, s in read_jsonl(self.path)]
-        self.processor = processor
-        self.processor_kwargs = processor_kwargs
-        self.max_length = max_length
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        out = render(
-            self.samples[i],
-            self.processor,
-            media_root=self.path.parent,
-            processor_kwargs=self.processor_kwargs,
-            max_length=self.max_length,
-        )
-        return {k: v[0] if k not in CONCAT else v for k, v in out.items()}
+def unbatch(rendered: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """chat.render's batch-of-one as one item: sequences lose the batch dimension, vision tensors
+    keep theirs."""
+    return {k: v if k in CONCAT else v[0] for k, v in rendered.items()}
 
 
 class Collator:
