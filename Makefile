@@ -13,12 +13,26 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 VENV := .venv
 PY   := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-# Dotted command-line variables (train.lr=1e-4) and ARGS="..." become config overrides.
-OVERRIDES := $(foreach v,$(MAKEOVERRIDES),$(if $(findstring .,$(firstword $(subst =, ,$(v)))),$(v))) $(ARGS)
+
+# Command-line variables: the make variables below, or dotted config keys (train.lr=1e-4), which become
+# config overrides, each quoted whole so a value with spaces arrives intact ("data.sources=[{name: a,
+# path: a.jsonl}]"); ARGS="..." adds raw overrides. Anything else stops make before any work.
+MAKE_VARS := SIZE VARIANT NPROC PYTHON TORCH_SPEC FORCE MODEL SCREENSPOT BFCL DEVICE ABLATE DRY_RUN PUSH \
+             ARGS ZEN_VL_ROOT ZEN_VL_CACHE LLAMA_CPP_DIR
+CLI_VARS    := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
+CONFIG_VARS := $(foreach v,$(CLI_VARS),$(if $(findstring .,$(v)),$(v)))
+UNKNOWN     := $(filter-out $(MAKE_VARS) $(CONFIG_VARS),$(CLI_VARS))
+ifneq ($(strip $(UNKNOWN)),)
+$(error $(shell $(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/unknown_vars.py "$(MAKE_VARS)" \
+        $(foreach v,$(UNKNOWN),'$(subst ','\'',$(v)=$(value $(v)))')))
+endif
+OVERRIDES := $(foreach v,$(CONFIG_VARS),'$(subst ','\'',$(v)=$(value $(v)))') $(ARGS)
 
 VARIANTS := instruct thinking agent
+# The base(s) one variant needs, checked or fetched before its stage: a config error names that variant.
+download_for = $(PY) scripts/download.py --size $(SIZE) --variant $(1) $(OVERRIDES)
 
-.PHONY: help install lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
+.PHONY: help install system-packages lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
         eval gguf mlx upload paper bench clean docs inspect llama-cpp summary recheck
 
 help:  ## list the targets
@@ -26,7 +40,11 @@ help:  ## list the targets
 	@echo "sizes: $$(ls configs/sizes | sed 's/\.yaml//' | tr '\n' ' ')"
 	@grep -E '^[a-zA-Z%_ -]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: $(INSTALLED)  ## create .venv and install zen-vl with its dependencies
+install: system-packages $(INSTALLED)  ## system packages (apt-get, as root or with sudo), then .venv with zen-vl and its dependencies
+
+# configs/system-packages.txt: installed when missing (root or passwordless sudo), else the command to run.
+system-packages:
+	@$(PYTHON) scripts/system_packages.py
 
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,17 +58,21 @@ download: download-$(SIZE)  ## fetch the base models of SIZE (tiny: build offlin
 download-%: $(INSTALLED)  ## download-tiny | download-4b | download-8b | download-30b
 	$(PY) scripts/download.py --size $* $(OVERRIDES)
 
-inspect: download-$(SIZE)  ## load the SIZE base offline and show it answering an image prompt
+inspect: $(INSTALLED)  ## load the SIZE base offline and show it answering an image prompt
+	$(call download_for,$(VARIANT))
 	$(PY) scripts/inspect_base.py --size $(SIZE) $(OVERRIDES)
 
-data: download-$(SIZE)  ## build and validate the dataset of SIZE x VARIANT into data/VARIANT/SIZE
+data: $(INSTALLED)  ## build and validate the dataset of SIZE x VARIANT into data/VARIANT/SIZE
+	$(call download_for,$(VARIANT))
 	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
 
 # The engine builds the dataset when it is missing or stale (and only then): no separate data step here.
-train-instruct train-thinking train-agent: train-%: download-$(SIZE)  ## train one variant of SIZE (LoRA by default; NPROC=8 for 8 GPUs)
+train-instruct train-thinking train-agent: train-%: $(INSTALLED)  ## train one variant of SIZE (LoRA by default; NPROC=8 for 8 GPUs)
+	$(call download_for,$*)
 	$(PY) scripts/train.py --size $(SIZE) --variant $* --nproc $(NPROC) $(if $(FORCE),--force) $(OVERRIDES)
 
-eval: download-$(SIZE)  ## evaluate base and finetuned SIZE x VARIANT side by side [MODEL= SCREENSPOT= BFCL=]
+eval: $(INSTALLED)  ## evaluate base and finetuned SIZE x VARIANT side by side [MODEL= SCREENSPOT= BFCL=]
+	$(call download_for,$(VARIANT))
 	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(OVERRIDES)
 	$(PY) scripts/evaluate.py --size $(SIZE) --variant $(VARIANT) $(if $(MODEL),--model $(MODEL)) \
 	  $(if $(SCREENSPOT),--screenspot $(SCREENSPOT)) $(if $(BFCL),--bfcl $(BFCL)) $(if $(FORCE),--force) $(OVERRIDES)
@@ -151,7 +173,7 @@ format: $(INSTALLED)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src scripts tests examples
 	$(VENV)/bin/ruff format src scripts tests examples
 
-test: lint  ## lint, then the whole test suite (what CI runs)
+test: install lint  ## install (system packages too), lint, then the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 test-fast: $(INSTALLED)  ## tests without the slow end-to-end tier

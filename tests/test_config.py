@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from zen_vl.config import (
 )
 
 SIZES = available_sizes()
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_four_sizes_and_the_moe_twin_ship():
@@ -219,3 +222,24 @@ def _copy_configs(tmp_path: Path) -> Path:
     root = tmp_path / "configs"
     shutil.copytree(configs_dir(), root)
     return root
+
+
+def _make(*args: str, root: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(["make", *args], cwd=REPO, env={**env, "ZEN_VL_ROOT": str(root)},
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def test_make_refuses_a_variable_it_does_not_know_before_any_work(tmp_path):
+    run = _make("train-agent", "SIZE=tiny", "epochs=3", root=tmp_path)
+    assert run.returncode != 0 and "did you mean train.epochs=3?" in run.stderr
+    run = _make("data", "size=8b", root=tmp_path)
+    assert run.returncode != 0 and "did you mean SIZE=8b?" in run.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing was built
+
+
+def test_make_passes_a_value_with_spaces_whole_and_errors_name_the_variant(tmp_path):
+    run = _make("train-agent", "data.sources=[{name: my data, path: a b.jsonl, limit: many}]", root=tmp_path)
+    assert run.returncode != 0
+    assert "invalid configuration for SIZE=tiny VARIANT=agent" in run.stderr  # not the default variant
+    assert "data.sources.0.limit" in run.stderr and "'many'" in run.stderr  # the whole value was parsed

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from tiny_runs import AGENT, PROBE, SHORT
 
+from zen_vl.artifacts import GGUF_MANIFEST, MLX_MANIFEST, read_manifest
 from zen_vl.config import load_config
 from zen_vl.data.schema import read_jsonl
 from zen_vl.errors import ZenError
 from zen_vl.evaluate.scoring import answer_correct
-from zen_vl.export.gguf import MANIFEST, export_gguf, read_manifest
+from zen_vl.export.gguf import export_gguf
 from zen_vl.export.gguf_check import mtmd_answer
 from zen_vl.export.llama_cpp import find_llama_cpp
 from zen_vl.paths import Layout
@@ -37,7 +38,7 @@ def probe_gguf(train_tiny, llama):
 @pytest.mark.slow
 def test_gguf_has_text_mmproj_and_quants_and_agrees_with_hf_in_llama_cpp(probe_gguf):
     _cfg, _, dest = probe_gguf
-    m = read_manifest(dest)
+    m = read_manifest(dest, GGUF_MANIFEST)
     assert (
         m["text"] == "zen-vl-tiny-instruct-F16.gguf" and m["mmproj"] == "mmproj-zen-vl-tiny-instruct-F16.gguf"
     )
@@ -56,7 +57,7 @@ def test_gguf_has_text_mmproj_and_quants_and_agrees_with_hf_in_llama_cpp(probe_g
 @pytest.mark.slow
 def test_mtmd_cli_reads_the_colour_from_the_image(probe_gguf, llama):
     _cfg, layout, dest = probe_gguf
-    m = read_manifest(dest)
+    m = read_manifest(dest, GGUF_MANIFEST)
     data = layout.data("instruct", "tiny")
     rows = [s for _, s in read_jsonl(data / "test.jsonl")][:8]
     right = 0
@@ -73,9 +74,9 @@ def test_mtmd_cli_reads_the_colour_from_the_image(probe_gguf, llama):
 @pytest.mark.slow
 def test_an_up_to_date_export_is_reused(probe_gguf):
     cfg, layout, dest = probe_gguf
-    before = (dest / MANIFEST).stat().st_mtime_ns
+    before = (dest / GGUF_MANIFEST).stat().st_mtime_ns
     assert export_gguf(cfg, layout, progress=False) == dest
-    assert (dest / MANIFEST).stat().st_mtime_ns == before
+    assert (dest / GGUF_MANIFEST).stat().st_mtime_ns == before
 
 
 def test_a_broken_llama_cpp_dir_and_a_missing_model_are_clear_errors(tmp_path, monkeypatch):
@@ -101,7 +102,7 @@ def test_make_gguf_on_the_trained_agent(train_tiny, llama):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "same greedy continuation: True" in run.stdout
-    m = json.loads((layout.gguf("agent", "tiny") / MANIFEST).read_text())
+    m = json.loads((layout.gguf("agent", "tiny") / GGUF_MANIFEST).read_text())
     assert set(m["files"]) == {
         "zen-vl-tiny-agent-F16.gguf",
         "mmproj-zen-vl-tiny-agent-F16.gguf",
@@ -121,11 +122,10 @@ def probe_mlx(train_tiny):
 
 
 def test_mlx_folders_agree_with_hf_logits(probe_mlx):
-    from zen_vl.export.mlx import read_manifest as read_mlx
 
     _, _layout, folders = probe_mlx
     assert [f.name for f in folders] == ["zen-vl-tiny-instruct-4bit", "zen-vl-tiny-instruct-8bit"]
-    four, eight = (read_mlx(f)["check"] for f in folders)
+    four, eight = (read_manifest(f, MLX_MANIFEST)["check"] for f in folders)
     assert eight["top1_agreement"] >= 0.95 and eight["max_abs_diff"] < 0.5, eight
     assert four["top1_agreement"] >= 0.5, four  # 4-bit on a 256-wide model is lossy; measured 0.87
     config = json.loads((folders[1] / "config.json").read_text())
@@ -313,10 +313,9 @@ def test_the_moe_twin_exports_to_gguf_and_mlx_and_agrees(train_tiny, llama):
     # FINDINGS: transformers saves fused experts transposed; llama.cpp and mlx-vlm then refuse the
     # files. The merge writes the Hub layout, so both exports must load and agree with HF.
     from zen_vl.export.mlx import export_mlx
-    from zen_vl.export.mlx import read_manifest as read_mlx
 
     cfg, layout, _ = train_tiny("agent", [*SHORT, "train.max_steps=4"], size="tiny-moe")
-    m = read_manifest(export_gguf(cfg, layout, progress=False))
+    m = read_manifest(export_gguf(cfg, layout, progress=False), GGUF_MANIFEST)
     assert m["parity"]["same_greedy"] and m["parity"]["max_abs_diff"] < 0.02, m["parity"]
-    eight = read_mlx(export_mlx(cfg, layout, progress=False)[1])["check"]
+    eight = read_manifest(export_mlx(cfg, layout, progress=False)[1], MLX_MANIFEST)["check"]
     assert eight["top1_agreement"] >= 0.95, eight

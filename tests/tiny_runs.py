@@ -6,10 +6,8 @@ suite trains on one generator's slice: identity, the colour probe (pixels must f
 """
 
 FAST = ["train.dataloader_workers=0", "train.save_steps=1000", "train.report_to=[]"]
-ONLY = {  # mix overrides that keep one generator
-    g: [f"data.mix.{o}=0" for o in ("identity", "visual", "video", "general", "reasoning", "gui") if o != g]
-    + [f"data.mix.{g}=1"]
-    for g in ("identity", "colour_probe", "gui", "reasoning", "general")
+ONLY = {  # a whole mapping on the command line replaces the variant's mix: one generator
+    g: [f"data.mix={{{g}: 1}}"] for g in ("identity", "colour_probe", "gui", "reasoning", "general")
 }
 IDENTITY = [
     *FAST,

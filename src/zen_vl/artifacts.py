@@ -49,7 +49,7 @@ def read_json(path: Path, rebuild: str, *, missing_ok: bool = False) -> Any:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder on its path should be: absent too
         if missing_ok:
             return None
         raise ZenError(f"{path} does not exist: {rebuild}") from None

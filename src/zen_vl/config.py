@@ -413,6 +413,16 @@ def configs_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "configs"
 
 
+def system_packages(check: str) -> list[str]:
+    """The Debian packages configs/system-packages.txt names for a check (`command:latexmk`): the one
+    list that `make install` installs and the error messages quote."""
+    for line in (configs_dir() / "system-packages.txt").read_text(encoding="utf-8").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields and fields[0] == check:
+            return fields[1:]
+    raise KeyError(f"configs/system-packages.txt has no line for {check}")
+
+
 def available_sizes(root: Path | None = None) -> list[str]:
     return sorted(p.stem for p in ((root or configs_dir()) / "sizes").glob("*.yaml"))
 
@@ -597,6 +607,37 @@ def _source(loc: tuple, origin: dict[tuple, str]) -> str:
 
 
 # --------------------------------------------------------------------------- reference
+
+
+def config_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every settable dotted key of the schema (`train.epochs`, `lora.r`, ...)."""
+    out = []
+    for name, field in (model or ZenConfig).model_fields.items():
+        nested = [m for suffix, m in _nested_models(field.annotation) if suffix == ""]
+        if nested:
+            out += config_keys(nested[0], f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def suggest_key(name: str) -> str | None:
+    """The config key a mistyped KEY=VALUE most likely meant: one whose last part is `name`, else the
+    closest spelling."""
+    import difflib
+
+    keys = [k for k in config_keys() if k not in ("size", "variant")]
+    exact = [k for k in keys if k.rsplit(".", 1)[-1].casefold() == name.casefold()]
+    if exact:
+        return exact[0]
+    leaves: dict[str, str] = {}
+    for k in keys:  # the first section that has the name wins (train before eval and bench)
+        leaves.setdefault(k.rsplit(".", 1)[-1], k)
+    close = difflib.get_close_matches(name, list(leaves), n=1, cutoff=0.75)
+    if close:
+        return leaves[close[0]]
+    close = difflib.get_close_matches(name, keys, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _nested_models(annotation) -> list[tuple[str, type[BaseModel]]]:

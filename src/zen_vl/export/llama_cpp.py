@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zen_vl.config import system_packages
 from zen_vl.errors import ZenError
 
 PACKAGE, VERSION, COMMIT = "llama-cpp-python", "0.3.36", "0c1e57098"
@@ -115,9 +116,10 @@ def ensure_llama_cpp(*, progress: bool = True) -> LlamaCpp:
         return found
     for tool in ("cmake", "c++"):
         if shutil.which(tool) is None:
+            packages = " ".join(system_packages("command:cmake") + system_packages("command:c++"))
             raise ZenError(
-                f"building llama.cpp needs {tool}: install it (Debian: apt-get install cmake g++), "
-                "or point LLAMA_CPP_DIR at a built llama.cpp"
+                f"building llama.cpp needs {tool}: `make install` installs it (Debian: apt-get install "
+                f"{packages}), or point LLAMA_CPP_DIR at a built llama.cpp"
             )
     src = cache_dir() / "src"
     src.mkdir(parents=True, exist_ok=True)

@@ -16,13 +16,16 @@ from pathlib import Path
 
 from zen_vl.artifacts import PAPER_MANIFEST, current, digest_files
 from zen_vl.atomic import building, write_json
+from zen_vl.config import system_packages
 from zen_vl.errors import ZenError
 from zen_vl.paper import figures, tables
 from zen_vl.paper.results import Run, collect, sizes
 from zen_vl.paths import Layout
 
-TEX_PACKAGES = "latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended"
-INSTALL = f"apt-get install {TEX_PACKAGES} (Debian/Ubuntu), or MacTeX / TeX Live with latexmk elsewhere"
+INSTALL = (
+    f"`make install` installs them (Debian/Ubuntu: apt-get install {' '.join(system_packages('command:latexmk'))}); "
+    "elsewhere MacTeX / TeX Live with latexmk"
+)
 
 
 def paper_sources() -> Path:
