@@ -52,35 +52,14 @@ class Ctx:
     media: MediaWriter
     stem: str  # unique media name for this sample
 
-    @property
-    def name(self) -> str:
-        return self.identity.name
-
-    @property
-    def org(self) -> str:
-        return self.identity.org
-
-    @property
-    def built_on(self) -> str:
-        return self.identity.built_on
-
-    @property
-    def image_size(self) -> int:
-        return self.data.image_size
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        return tuple(self.data.languages)
-
-    @property
-    def screens(self) -> tuple[str, ...]:
-        """GUI screen kinds to draw."""
-        return tuple(self.data.gui_screens)
-
-    @property
-    def distractors(self) -> int:
-        """Most tools declared beside the ones a GUI task needs."""
-        return self.data.gui_distractors
+    # What generators read, from the config sections.
+    name = property(lambda self: self.identity.name)
+    org = property(lambda self: self.identity.org)
+    built_on = property(lambda self: self.identity.built_on)
+    image_size = property(lambda self: self.data.image_size)
+    languages = property(lambda self: tuple(self.data.languages))
+    screens = property(lambda self: tuple(self.data.gui_screens), doc="GUI screen kinds to draw")
+    distractors = property(lambda self: self.data.gui_distractors, doc="most unneeded tools declared")
 
     @property
     def heldout(self) -> bool:

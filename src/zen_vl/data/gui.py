@@ -187,6 +187,13 @@ def _tools(ctx: Ctx, needed: list[str]) -> list[dict]:
     return [TOOLS[n] for n in names]
 
 
+def _one_call(ctx: Ctx, s: Screen, key: str, task: str, q: str, tool: str, widget: str, **arguments) -> dict:
+    """A sample whose answer is one call of `tool` at the centre of `widget` (hit anywhere inside it)."""
+    calls = [_call(tool, coordinate=s.rel_centre(widget), **arguments)]
+    turns = [assistant("", ctx, _reason_calls(calls), calls)]
+    return _finish(ctx, s, key, task, q, turns, calls, [tool], {tool: s.rel_box(widget)})
+
+
 def _finish(
     ctx: Ctx,
     screen: Screen,
@@ -283,34 +290,12 @@ def form(ctx: Ctx) -> dict:
         )
     if task == "type_text":
         label = rng.choice(labels)
-        calls = [_call("type_text", coordinate=s.rel_centre(f"field:{label}"), text=person[label])]
         q = f"Type the customer's {label.lower()} from the card into the {label} field."
-        return _finish(
-            ctx,
-            s,
-            key,
-            task,
-            q,
-            [assistant("", ctx, _reason_calls(calls), calls)],
-            calls,
-            ["type_text"],
-            {"type_text": s.rel_box(f"field:{label}")},
-        )
+        return _one_call(ctx, s, key, task, q, "type_text", f"field:{label}", text=person[label])
     if task == "click":
         target = rng.choice(order)
-        calls = [_call("click", coordinate=s.rel_centre(f"button:{target}"))]
         q = {"Submit": "Submit the form.", "Cancel": "Cancel this form."}[target]
-        return _finish(
-            ctx,
-            s,
-            key,
-            task,
-            q,
-            [assistant("", ctx, _reason_calls(calls), calls)],
-            calls,
-            ["click"],
-            {"click": s.rel_box(f"button:{target}")},
-        )
+        return _one_call(ctx, s, key, task, q, "click", f"button:{target}")
     if task == "no_tool":
         label = rng.choice(labels)
         q = f"What {label.lower()} is written on the customer card?"
