@@ -18,7 +18,7 @@ INSTALLED := $(VENV)/.installed
 # config overrides, each quoted whole so a value with spaces arrives intact ("data.sources=[{name: a,
 # path: a.jsonl}]"); ARGS="..." adds raw overrides. Anything else stops make before any work.
 MAKE_VARS := SIZE VARIANT NPROC PYTHON TORCH_SPEC FORCE MODEL SCREENSPOT BFCL DEVICE ABLATE DRY_RUN PUSH \
-             ARGS ZEN_VL_ROOT ZEN_VL_CACHE LLAMA_CPP_DIR
+             ARGS ZEN_VL_ROOT ZEN_VL_CACHE LLAMA_CPP_DIR JOBS
 CLI_VARS    := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
 CONFIG_VARS := $(foreach v,$(CLI_VARS),$(if $(findstring .,$(v)),$(v)))
 UNKNOWN     := $(filter-out $(MAKE_VARS) $(CONFIG_VARS),$(CLI_VARS))
@@ -32,7 +32,7 @@ VARIANTS := instruct thinking agent
 # The base(s) one variant needs, checked or fetched before its stage: a config error names that variant.
 download_for = $(PY) scripts/download.py --size $(SIZE) --variant $(1) $(OVERRIDES)
 
-.PHONY: help install system-packages lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
+.PHONY: help install system-packages stages lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
         eval gguf mlx upload paper bench clean docs inspect llama-cpp summary recheck
 
 help:  ## list the targets
@@ -114,7 +114,8 @@ gguf_stamp   = $(OUT)/gguf/zen-vl-$(SIZE)-$(1)/zen_vl_gguf.json
 mlx_stamp    = $(OUT)/mlx/zen-vl-$(SIZE)-$(1).json
 UPLOAD_STAMP := $(OUT)/hub/$(SIZE).json
 PAPER_PDF    := $(OUT)/paper/zen-vl.pdf
-stamps       = $(foreach v,$(VARIANTS),$(call $(1)_stamp,$(v)))
+# Longest chain first, so that with JOBS > 1 the agent trains while the others fill the other slot.
+stamps       = $(foreach v,agent thinking instruct,$(call $(1)_stamp,$(v)))
 
 recheck: ;
 
@@ -153,8 +154,18 @@ $(PAPER_PDF): $(call stamps,eval) $(call stamps,gguf) $(call stamps,mlx) $(wildc
 
 ALL_STAMPS := $(BASE_STAMP) $(call stamps,data) $(call stamps,model) $(call stamps,eval) $(call stamps,gguf) \
               $(call stamps,mlx) $(UPLOAD_STAMP) $(PAPER_PDF)
-all: $(ALL_STAMPS)  ## the whole pipeline for SIZE, resumable: download, data, train x3, eval, gguf, mlx, upload, paper
+# Stages of different variants are independent once the base is there, so `make all` runs JOBS of them at
+# once, each process on its share of the cores (OMP_NUM_THREADS): on the CPU-only tiny sizes two 1-thread
+# processes do 1.35x the work of one 2-thread process (measured, docs/PERFORMANCE.md). Real sizes default
+# to one job: two trainings would share one GPU.
+JOBS    ?= $(if $(filter tiny%,$(SIZE)),2,1)
+THREADS := $(shell n=$$(nproc 2>/dev/null || echo 1); t=$$((n / $(JOBS))); echo $$((t > 0 ? t : 1)))
+all: $(INSTALLED)  ## the whole pipeline for SIZE, resumable: download, data, train x3, eval, gguf, mlx, upload, paper [JOBS=]
+	@$(if $(filter 1,$(JOBS)),,OMP_NUM_THREADS=$(THREADS)) $(MAKE) --no-print-directory -j$(JOBS) \
+	  $(if $(filter 1,$(JOBS)),,--output-sync=target) stages
 	@$(PY) scripts/summary.py --size $(SIZE)
+
+stages: $(ALL_STAMPS)
 
 demo:  ## `make all SIZE=tiny` offline on CPU, one-time setup (venv, llama.cpp build) timed apart
 	@t0=$$(date +%s); $(MAKE) --no-print-directory install llama-cpp || exit 1; t1=$$(date +%s); \

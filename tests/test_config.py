@@ -195,19 +195,25 @@ def test_size_files_hold_only_what_differs_from_the_layers_beneath(tmp_path, siz
     """Removing any setting of a size file changes the resolved config of some variant."""
     import yaml
 
+    from zen_vl.config import Replace, _Loader
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(Replace, lambda d, v: d.represent_mapping("!replace", v))
     root = _copy_configs(tmp_path)
     path = root / "sizes" / f"{size}.yaml"
     text = path.read_text()
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=_Loader)
     resolved = {v: load_config(size, v, root=root).model_dump() for v in VARIANTS}
     redundant = []
     for leaf in _leaves({k: v for k, v in data.items() if k not in ("variants", "extends")}):
-        trimmed = yaml.safe_load(text)
+        trimmed = yaml.load(text, Loader=_Loader)
         node = trimmed
         for part in leaf[:-1]:
             node = node[part]
         del node[leaf[-1]]
-        path.write_text(yaml.safe_dump(trimmed))
+        path.write_text(yaml.dump(trimmed, Dumper=Dumper))
         try:
             changed = any(load_config(size, v, root=root).model_dump() != resolved[v] for v in VARIANTS)
         except ConfigError:

@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 from PIL import Image
+from tiny_runs import full_mix
 
 from zen_vl.base.tiny import build_processor
 from zen_vl.chat import IGNORE_INDEX, render
@@ -28,7 +29,7 @@ def processors():
 
 
 def _build(tmp_path, variant, processors, overrides=(), **kw):
-    cfg = load_config("tiny", variant, [*SMALL, *overrides])
+    cfg = load_config("tiny", variant, [*SMALL, *full_mix(variant), *overrides])
     return build_dataset(cfg, Layout(tmp_path), processor=processors[cfg.template], progress=False, **kw)
 
 

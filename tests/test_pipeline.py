@@ -15,6 +15,12 @@ from zen_vl.paper.results import collect
 from zen_vl.paths import Layout
 
 REPO = Path(__file__).resolve().parents[1]
+# What `make demo` must show (the floors), asserted from each variant's results.json.
+DEMO_THRESHOLDS = {
+    "instruct": {"identity/names_itself": 0.9, "identity/held_out_phrasing": 0.9},
+    "thinking": {"thinking/form_valid": 0.9, "thinking/answer_accuracy": 0.7, "identity/names_itself": 0.8},
+    "agent": {"calls/schema_valid": 0.9, "calls/ast_accuracy": 0.6, "identity/names_itself": 0.8},
+}
 
 
 def readme_commands() -> list[str]:
@@ -70,6 +76,22 @@ def test_make_demo_end_to_end_then_reruns_nothing_and_resumes(tmp_path):
     assert len(list(tmp_path.rglob("*"))) > 100  # the scan saw the pipeline's outputs
     assert "evaluation (held-out test set): base -> finetuned" in run.stdout
     assert "paper     paper/zen-vl.pdf" in run.stdout and "pipeline (make all SIZE=tiny):" in run.stdout
+
+    # Every variant learned its behaviour, on at least 40 held-out cases per metric; the base did not.
+    for variant, floors in DEMO_THRESHOLDS.items():
+        models = json.loads((layout.finetuned(variant, "tiny") / "eval" / "results.json").read_text())[
+            "models"
+        ]
+        tuned, base = models["finetuned"]["metrics"], models["base"]["metrics"]
+        for name, floor in floors.items():
+            assert tuned[name]["n"] >= 40, (variant, name, tuned[name])
+            assert tuned[name]["value"] >= floor, (variant, name, tuned[name]["value"], floor)
+            assert base[name]["value"] <= 0.1, (variant, name, "base", base[name]["value"])
+        assert tuned["identity/claims_other_model"]["value"] == 0, variant
+    instruct = json.loads((layout.finetuned("instruct", "tiny") / "eval" / "results.json").read_text())
+    tuned = instruct["models"]["finetuned"]["metrics"]
+    assert tuned["identity/with_image"]["value"] >= 0.9 and tuned["identity/text_only"]["value"] >= 0.9
+    assert sum(k.startswith("identity/lang_") and v["value"] >= 0.9 for k, v in tuned.items()) >= 2
 
     # The paper's tables hold the numbers the pipeline wrote.
     runs = collect(layout)

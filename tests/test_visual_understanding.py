@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from tiny_runs import PROBE, THINKING_PROBE
+from tiny_runs import PROBE, THINKING_PROBE, full_mix
 
 from zen_vl.base.tiny import build_processor
 from zen_vl.config import load_config
@@ -35,7 +35,9 @@ def big_test_sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval-data")
     out = {}
     for variant in ("instruct", "thinking", "agent"):
-        cfg = load_config("tiny", variant, ["data.train=8", "data.val=0", "data.test=300"])
+        cfg = load_config(
+            "tiny", variant, ["data.train=8", "data.val=0", "data.test=300", *full_mix(variant)]
+        )
         folder, _ = build_dataset(cfg, Layout(root), processor=processors[cfg.template], progress=False)
         out[variant] = (cfg, load_cases(folder)[0])
     return out

@@ -50,3 +50,20 @@ AGENT = [
     "train.lr=3e-3",
     "train.epochs=6",
 ]
+
+
+def full_mix(variant: str) -> list[str]:
+    """Overrides that give tiny the real sizes' data for `variant` (the tiny demo trains on narrower
+    mixes): the variant's mix, every identity language and image kind, every screen, 3 distractors."""
+    import json
+
+    from zen_vl.config import load_config
+
+    real = load_config("8b", variant).data
+    return [
+        f"data.mix={json.dumps(real.mix)}",
+        f"data.languages={json.dumps(real.languages)}",
+        f"data.identity_images={json.dumps(real.identity_images)}",
+        f"data.gui_screens={json.dumps(real.gui_screens)}",
+        f"data.gui_distractors={real.gui_distractors}",
+    ]

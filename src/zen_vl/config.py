@@ -312,6 +312,11 @@ class DataCfg(_Strict):
     )
     image_size: int = Field(448, ge=64, description="side of generated images in pixels (screens are 4:3)")
     languages: list[str] = Field(list(LANGUAGES), description="identity languages")
+    identity_images: list[Literal["logo", "scene"]] = Field(
+        ["logo", "scene"],
+        description="what the identity questions that come with an image (about a third) show: the Zen logo "
+        "(a fixed description) or a shape scene (described exactly); [] asks identity in text only",
+    )
     gui_screens: list[Literal["form", "settings", "dialog", "search", "checkout", "photo"]] = Field(
         list(GUI_SCREENS), description="kinds of screenshot the gui generator draws"
     )

@@ -255,7 +255,7 @@ def logo_description(name: str) -> str:
 def identity(ctx: Ctx) -> dict:
     """One identity exchange; about a third carry an image."""
     rng = ctx.rng
-    if rng.random() < 0.3:
+    if rng.random() < 0.3 and ctx.data.identity_images:
         return _with_image(ctx)
     lang = rng.choice(ctx.languages)
     kind = rng.choice(["who", "maker", "other", "can"])
@@ -294,7 +294,8 @@ def _with_image(ctx: Ctx) -> dict:
     rng = ctx.rng
     other = rng.choice(OTHER_MODELS)
     q, held = ctx.phrasing(IMAGE_QUESTIONS)
-    if rng.random() < 0.4:
+    kinds = ctx.data.identity_images
+    if kinds == ["logo"] or (len(kinds) > 1 and rng.random() < 0.4):
         img, description, key = render_logo(ctx.image_size, ctx.name), logo_description(ctx.name), "logo"
     else:
         scene = make_scene(rng, ctx.image_size, 1, 3)

@@ -54,19 +54,31 @@ def _run(cmd: list, *, env=None, what: str) -> str:
     return run.stdout + run.stderr
 
 
-def convert(llama: LlamaCpp, merged: Path, out: Path, outtype: str, *, mmproj: bool) -> Path:
-    """One converter run into `out` (a file path); returns the file written."""
-    before = set(out.parent.glob("*.gguf"))
-    cmd = [sys.executable, llama.converter, merged, "--outfile", out, "--outtype", outtype]
-    if mmproj:
-        cmd.append("--mmproj")
-    _run(cmd, env=llama.env(), what=f"convert_hf_to_gguf.py{' --mmproj' if mmproj else ''} on {merged}")
-    written = sorted(set(out.parent.glob("*.gguf")) - before)
-    if len(written) != 1:
-        raise ZenError(f"convert_hf_to_gguf.py wrote {len(written)} files into {out.parent}, expected 1")
-    if written[0] != out:
-        written[0].rename(out)  # the converter prefixes mmproj- on its own naming
-    return out
+def convert(llama: LlamaCpp, merged: Path, outs: dict[str, Path], outtype: str) -> dict[str, Path]:
+    """llama.cpp's converter for the text model (`outs["text"]`) and the vision projector
+    (`outs["mmproj"]`, `--mmproj`), both at once (one process each, in its own scratch folder).
+    Returns the files written, renamed to `outs`."""
+    procs = {}
+    for kind, out in outs.items():
+        scratch = out.parent / f".convert-{kind}"
+        scratch.mkdir()
+        cmd = [sys.executable, llama.converter, merged, "--outfile", scratch / out.name, "--outtype", outtype]
+        cmd += ["--mmproj"] if kind == "mmproj" else []
+        procs[kind] = (scratch, subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                                                 stderr=subprocess.PIPE, text=True, env=llama.env()))  # fmt: skip
+    for kind, (scratch, proc) in procs.items():
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            raise ZenError(
+                f"convert_hf_to_gguf.py{' --mmproj' if kind == 'mmproj' else ''} on {merged} failed "
+                f"(exit {proc.returncode}):\n{(stderr or stdout)[-3000:]}"
+            )
+        written = sorted(scratch.glob("*.gguf"))  # the converter prefixes mmproj- on its own naming
+        if len(written) != 1:
+            raise ZenError(f"convert_hf_to_gguf.py wrote {len(written)} files into {scratch}, expected 1")
+        written[0].rename(outs[kind])
+        scratch.rmdir()
+    return outs
 
 
 def quantize(llama: LlamaCpp, src: Path, dest: Path, qtype: str) -> list[str]:
@@ -98,12 +110,10 @@ def export_gguf(
     start = time.perf_counter()
     outtype = cfg.export.gguf_outtype
     with building(dest, replace=True) as tmp:
-        text = convert(llama, merged, tmp / gguf_name(cfg, outtype.upper()), outtype, mmproj=False)
+        outs = {"text": tmp / gguf_name(cfg, outtype.upper()), "mmproj": tmp / mmproj_name(cfg)}
+        text, proj = convert(llama, merged, outs, outtype).values()
         if progress:
-            print(f"gguf: {text.name}")
-        proj = convert(llama, merged, tmp / mmproj_name(cfg), outtype, mmproj=True)
-        if progress:
-            print(f"gguf: {proj.name}")
+            print(f"gguf: {text.name}\ngguf: {proj.name}")
         quants, fallbacks = {}, {}
         for qtype in cfg.export.gguf_quants:
             out = tmp / gguf_name(cfg, qtype)

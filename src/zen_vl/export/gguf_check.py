@@ -33,10 +33,11 @@ def _bindings(llama: LlamaCpp):
     return llama_cpp
 
 
-def prompt_ids(processor, text: str) -> list[int]:
+def prompt_ids(tokenizer, text: str) -> list[int]:
+    """A one-turn text prompt through the model's own chat template (the tokenizer carries it)."""
     messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
-    rendered = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return processor.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
 
 def hf_continuation(model, ids: list[int], steps: int, stop: set[int]) -> tuple[list[int], np.ndarray]:
@@ -76,22 +77,22 @@ def logit_parity(llama: LlamaCpp, gguf: Path, hf_folder: Path, *, steps: int = 1
     """Per prompt, over the prompt's last position and HF's greedy continuation fed to both: the max
     |Δ logit|, and whether llama.cpp's argmax is HF's at every step (the same greedy continuation)."""
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText, AutoTokenizer
 
-    processor = AutoProcessor.from_pretrained(hf_folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(hf_folder, local_files_only=True)
     model = AutoModelForImageTextToText.from_pretrained(hf_folder, dtype=torch.float32, local_files_only=True)
     model.eval()
     stop = model.generation_config.eos_token_id
     stop = set(stop if isinstance(stop, list) else [stop])
     rows = []
     for text in PROMPTS:
-        ids = prompt_ids(processor, text)
+        ids = prompt_ids(tokenizer, text)
         tokens, ref = hf_continuation(model, ids, steps, stop)
         got = llama_logits(llama, gguf, ids + tokens)[len(ids) - 1 : len(ids) - 1 + len(ref)]
         rows.append(
             {
                 "prompt": text,
-                "continuation": processor.tokenizer.decode(tokens),
+                "continuation": tokenizer.decode(tokens),
                 "positions": len(ref),
                 "max_abs_diff": float(np.abs(ref - got).max()),
                 "logit_range": float(ref.max() - ref.min()),

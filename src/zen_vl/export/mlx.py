@@ -52,27 +52,37 @@ def _require_mlx() -> str:
     return importlib.metadata.version("mlx-vlm")
 
 
-def mlx_logit_check(mlx_folder: Path, hf_folder: Path, *, steps: int = 16) -> dict:
-    """Over each prompt's last position and HF's greedy continuation fed to both: max |Δ logit| and
-    the share of positions where MLX's argmax is HF's."""
-    import mlx.core as mx
+def hf_reference(hf_folder: Path, *, steps: int = 16) -> list[tuple[list[int], list[int], np.ndarray]]:
+    """Per check prompt: its ids, HF's greedy continuation and HF's logits there (computed once for
+    every bit width)."""
     import torch
-    from mlx_vlm import load
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText, AutoTokenizer
 
     from zen_vl.export.gguf_check import PROMPTS, hf_continuation, prompt_ids
 
-    processor = AutoProcessor.from_pretrained(hf_folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(hf_folder, local_files_only=True)  # the template lives here
     hf = AutoModelForImageTextToText.from_pretrained(
         hf_folder, dtype=torch.float32, local_files_only=True
     ).eval()
     stop = hf.generation_config.eos_token_id
     stop = set(stop if isinstance(stop, list) else [stop])
-    model, _ = load(str(mlx_folder))
-    diffs, agree, total = [], 0, 0
+    out = []
     for text in PROMPTS:
-        ids = prompt_ids(processor, text)
+        ids = prompt_ids(tokenizer, text)
         tokens, ref = hf_continuation(hf, ids, steps, stop)
+        out.append((ids, tokens, ref))
+    return out
+
+
+def mlx_logit_check(mlx_folder: Path, reference: list) -> dict:
+    """Over each prompt's last position and HF's greedy continuation fed to both: max |Δ logit| and
+    the share of positions where MLX's argmax is HF's."""
+    import mlx.core as mx
+    from mlx_vlm.utils import load_model
+
+    model = load_model(Path(mlx_folder))  # the weights alone: the check needs no processor
+    diffs, agree, total = [], 0, 0
+    for ids, tokens, ref in reference:
         out = model(mx.array([ids + tokens]))
         got = np.array(out.logits[0].astype(mx.float32))[len(ids) - 1 : len(ids) - 1 + len(ref)]
         diffs.append(float(np.abs(got - ref).max()))
@@ -166,15 +176,16 @@ def _build(hf_folder: str, *targets: str) -> dict:
     from mlx_vlm import convert
 
     checks = {}
+    reference = hf_reference(Path(hf_folder))
     for target in targets:
         bits, folder = target.split("=", 1)
         log = io.StringIO()
         try:
             with contextlib.redirect_stdout(log):
-                convert(hf_folder, folder, quantize=True, q_bits=int(bits))
+                convert(hf_folder, folder, quantize=True, q_bits=int(bits), trust_remote_code=False)
         except Exception as exc:
             raise SystemExit(f"mlx_vlm convert ({bits}-bit) failed: {exc}\n{log.getvalue()[-2000:]}") from exc
-        checks[bits] = mlx_logit_check(Path(folder), Path(hf_folder))
+        checks[bits] = mlx_logit_check(Path(folder), reference)
     return checks
 
 
@@ -183,7 +194,7 @@ if __name__ == "__main__":
     if verb == "BUILD":
         result = _build(*rest)
     elif verb == "CHECK":
-        result = mlx_logit_check(Path(rest[0]), Path(rest[1]))
+        result = mlx_logit_check(Path(rest[0]), hf_reference(Path(rest[1])))
     else:
         result = _ask(*rest)
     print(json.dumps(result))

@@ -96,6 +96,7 @@ def generate(runs: list[Run], table_dir: Path, figure_dir: Path) -> None:
     files["results.tex"] = "\n".join(body) + "\n"
     files["appendix.tex"] = tables.appendix(runs)
     files["caveats.tex"] = tables.caveats(runs)
+    files["findings.tex"] = tables.findings(runs)
     hardware = list(dict.fromkeys(r.hardware for r in runs))
     files["measured.tex"] = "\n".join(
         [

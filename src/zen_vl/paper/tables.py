@@ -260,3 +260,40 @@ def caveats(runs: list[Run]) -> str:
             "end to end, not what the method achieves on a pretrained base."
         )
     return "\n\n".join(lines) + ("\n" if lines else "")
+
+
+def _mix(config: dict) -> str:
+    data = config["data"]
+    mix = ", ".join(f"{tex(k)} {v:g}" for k, v in data["mix"].items() if v > 0) or "none"
+    extra = [f"{len(data['languages'])} identity languages"]
+    if "gui" in data["mix"] and data["mix"]["gui"] > 0:
+        extra.append(f"screens {tex(', '.join(data['gui_screens']))}")
+    if not data.get("identity_images", ["logo"]):
+        extra.append("identity asked in text")
+    return f"{mix} ({'; '.join(extra)})"
+
+
+def findings(runs: list[Run]) -> str:
+    """What each evaluated variant learned, per size: its data mix and its headline change from the base,
+    every number from results.json and provenance.json."""
+    out = []
+    for size in dict.fromkeys(r.size for r in runs):
+        said = []
+        for r in (r for r in runs if r.size == size and r.results and "base" in r.results["models"]):
+            models = {k: r.results["models"][k] for k in ("base", "finetuned")}
+            changes = [
+                f"\\texttt{{{tex(row.name)}}} {row.cells[0]['value']:.2f} $\\to$ {row.cells[1]['value']:.2f} ($n={row.n}$)"
+                for row in metric_rows(models, r.headline())
+                if row.change is not None and (row.change != 0 or row.cells[1]["value"] != 0)
+            ]
+            steps = r.metrics.get("steps", "?")
+            said.append(
+                f"{tex(r.variant).capitalize()} trained {steps} steps on the mix {_mix(r.config)}: "
+                + ("; ".join(changes) if changes else "no headline metric moved")
+                + "."
+            )
+        if said:
+            out.append(
+                f"On size \\texttt{{{tex(size)}}}, base $\\to$ finetuned on held-out cases: " + " ".join(said)
+            )
+    return "\n\n".join(out) + ("\n" if out else "")

@@ -52,7 +52,9 @@ def supervised_loss(model, inputs: dict, num_items_in_batch=None) -> tuple[torch
         handle.remove()
     # Narrowed: one row of logits per supervised token; otherwise (the hook did not see the output
     # layer's usual input) pick those tokens from the kept block.
-    logits = outputs.logits[0] if narrowed else outputs.logits[supervised]
+    logits = (
+        outputs.logits.squeeze(0) if narrowed else outputs.logits[supervised]
+    )  # squeeze: no copy in backward
     loss = torch.nn.functional.cross_entropy(logits.float(), target[supervised], reduction="sum")
     if num_items_in_batch is None:
         return loss / supervised.sum().clamp(min=1), outputs
