@@ -274,3 +274,114 @@ def test_a_video_folder_renders_like_its_frames(processors, tmp_path):
     from_frames = render(sample(frames), processors["instruct"])
     assert torch.equal(from_folder["input_ids"], from_frames["input_ids"])
     assert torch.equal(from_folder["pixel_values_videos"], from_frames["pixel_values_videos"])
+
+
+# --- multi-turn thinking: trained as inference renders it ----------------------------------------------
+
+MULTI_QUERY = [
+    SYSTEM,
+    {"role": "user", "content": [{"type": "image", "image": _img("red")}, _text("USER-ASK one")]},
+    {"role": "assistant", "content": "ANSWER-one", "reasoning_content": "REASON-one"},
+    {"role": "user", "content": [_text("USER-ASK two")]},
+    {
+        "role": "assistant",
+        "content": "",
+        "reasoning_content": "REASON-two-call",
+        "tool_calls": [{"name": "click", "arguments": {"coordinate": [500, 812]}}],
+    },
+    {"role": "tool", "content": "TOOL-RESPONSE clicked"},
+    {"role": "assistant", "content": "ANSWER-two", "reasoning_content": "REASON-two-done"},
+    {"role": "user", "content": [_text("USER-ASK three")]},
+    {"role": "assistant", "content": "ANSWER-three", "reasoning_content": "REASON-three"},
+]
+
+
+@pytest.mark.parametrize("tools", [None, TOOLS], ids=["plain", "with-tools"])
+def test_multi_turn_thinking_supervises_each_turn_once_with_its_reasoning(processors, tools):
+    from zen_vl.chat import training_views
+
+    processor = processors["thinking"]
+    sample = {"messages": MULTI_QUERY, "tools": tools}
+    views = training_views(sample, processor)
+    assert len(views) == 3  # one rendering per user query
+    seen = []
+    for (view, skip), expected in zip(views, (["one"], ["two-call", "two-done"], ["three"]), strict=True):
+        out = render(view, processor, skip_turns=skip)
+        ids, labels = out["input_ids"][0], out["labels"][0]
+        supervised = processor.tokenizer.decode(ids[labels != IGNORE_INDEX])
+        for tag in expected:  # this query's turns, each with its reasoning in a think block
+            assert f"REASON-{tag}\n</think>" in supervised, supervised
+        others = {"one", "two-call", "two-done", "three"} - set(expected)
+        assert not any(f"REASON-{t}" in supervised for t in others)
+        assert not any(s in supervised for s in _context_strings(view["messages"]))
+        seen += expected
+        if tools is not None and "two-call" in expected:
+            assert '"name": "click"' in supervised
+    assert sorted(seen) == ["one", "three", "two-call", "two-done"]  # every turn exactly once
+
+
+def test_instruct_multi_turn_stays_one_rendering(processors):
+    from zen_vl.chat import training_views
+
+    sample = {"messages": SHAPES["multi-turn"][0]}
+    assert training_views(sample, processors["instruct"]) == [(sample, 0)]
+
+
+# --- the tiny Thinking template on the shapes the published one handles ----------------------------------
+
+
+def _rendered(processor, messages, **kw):
+    return processor.apply_chat_template(messages, tokenize=False, **kw)
+
+
+def test_thinking_template_renders_a_later_system_message_in_place(processors):
+    text = _rendered(
+        processors["thinking"],
+        [
+            {"role": "user", "content": [_text("Q1")]},
+            {"role": "assistant", "content": "A1"},
+            {"role": "system", "content": [_text("NEW-RULE")]},
+            {"role": "user", "content": [_text("Q2")]},
+        ],
+        add_generation_prompt=True,
+    )
+    assert (
+        "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>system\nNEW-RULE<|im_end|>\n<|im_start|>user\nQ2"
+        in text
+    )
+
+
+def test_thinking_template_reads_tool_responses_in_list_content(processors):
+    """A user turn made of <tool_response> text blocks is not the last query: the assistant turn
+    before it keeps its reasoning."""
+    text = _rendered(
+        processors["thinking"],
+        [
+            {"role": "user", "content": [_text("Q")]},
+            {
+                "role": "assistant",
+                "content": "",
+                "reasoning_content": "R-call",
+                "tool_calls": [{"name": "click", "arguments": {"coordinate": [1, 2]}}],
+            },
+            {"role": "user", "content": [_text("<tool_response>\nok\n</tool_response>")]},
+            {"role": "assistant", "content": "done", "reasoning_content": "R-done"},
+        ],
+    )
+    assert "<think>\nR-call\n</think>" in text and "<think>\nR-done\n</think>" in text
+
+
+def test_thinking_template_renders_images_in_system_and_assistant_content(processors):
+    processor = processors["thinking"]
+    messages = [
+        {"role": "system", "content": [{"type": "image", "image": _img("red")}, _text("SYS")]},
+        {"role": "user", "content": [_text("Q")]},
+        {"role": "assistant", "content": [{"type": "image"}, _text("A")]},
+    ]
+    text = _rendered(processor, messages)
+    assert text.startswith("<|im_start|>system\n<|vision_start|><|image_pad|><|vision_end|>SYS<|im_end|>")
+    assert (
+        "<|im_start|>assistant\n<think>\n\n</think>\n\n<|vision_start|><|image_pad|><|vision_end|>A" in text
+    )
+    out = render({"messages": [*messages[:2], {"role": "assistant", "content": "A"}]}, processor)
+    assert int((out["input_ids"][0] == IMAGE_PAD).sum()) > 0  # the system image reaches the model

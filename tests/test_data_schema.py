@@ -127,6 +127,12 @@ BAD = {
     ),
     "empty-assistant": (lambda s: s["messages"][4].update(content=""), "empty assistant turn"),
     "no-messages": (lambda s: s.update(messages=[]), "'messages' must be a non-empty list"),
+    "image-in-system": (
+        lambda s: s["messages"][0].update(
+            content=[{"type": "image", "image": "img.png"}, {"type": "text", "text": "x"}]
+        ),
+        "an image or video in a system message",
+    ),
 }
 
 
@@ -144,6 +150,13 @@ def test_each_kind_of_bad_sample_is_named_with_its_line(folder, case):
 
 def test_reasoning_is_fine_under_the_thinking_template(folder):
     s = _mutated(lambda s: s["messages"][4].update(content="Done.", reasoning_content="I pressed OK."))
+    assert validate_file(write(folder, s), template="thinking").problems == []
+
+
+def test_an_image_in_a_system_message_is_fine_under_the_thinking_template(folder):
+    """The Thinking template renders system images (the Instruct one drops them: refused above)."""
+    s = _mutated(lambda s: s["messages"][0].update(content=[{"type": "image", "image": "img.png"}]))
+    s["messages"][4].update(reasoning_content="I pressed OK.")
     assert validate_file(write(folder, s), template="thinking").problems == []
 
 

@@ -8,6 +8,11 @@ rendered into the system prompt exactly as the official template does) and the t
 Supervised: every assistant turn from just after its generation prompt (`<|im_start|>assistant\\n`,
 plus `<think>\\n` under the Thinking template) through its closing `<|im_end|>` — text, reasoning
 and tool calls. Not supervised: system, user, image and video tokens, tool responses, padding.
+
+Under the Thinking template a conversation with several user queries is trained as the renderings
+the model sees at inference (`training_views`): the template drops the reasoning of assistant turns
+before the last query, so one rendering per query, up to the next one, supervises only that query's
+assistant turns, each with its reasoning; every assistant turn is supervised exactly once.
 """
 
 from __future__ import annotations
@@ -107,9 +112,10 @@ def _generation_header(processor, tools: list | None) -> list[int]:
 
 
 def assistant_labels(
-    input_ids: torch.Tensor, header: list[int], role_header: list[int], im_end: int
+    input_ids: torch.Tensor, header: list[int], role_header: list[int], im_end: int, skip_turns: int = 0
 ) -> torch.Tensor:
-    """Labels for one sequence: assistant turns after their header through <|im_end|>, else ignored.
+    """Labels for one sequence: assistant turns after their header through <|im_end|>, else ignored;
+    the first `skip_turns` assistant turns are context, not supervised.
 
     `role_header` opens every assistant turn (`<|im_start|>assistant\n`); `header` is the full
     generation prompt, which may go on (`<think>\n`) and is skipped too where a turn has it.
@@ -118,7 +124,7 @@ def assistant_labels(
         raise ValueError("the generation prompt does not start with the assistant role header")
     ids = input_ids.tolist()
     labels = [IGNORE_INDEX] * len(ids)
-    i = 0
+    i, turn = 0, 0
     while i < len(ids):
         if ids[i : i + len(role_header)] == role_header:
             start = i + len(role_header)
@@ -129,8 +135,10 @@ def assistant_labels(
             end = start
             while end < len(ids) and ids[end] != im_end:
                 end += 1
-            for j in range(start, min(end + 1, len(ids))):
-                labels[j] = ids[j]
+            if turn >= skip_turns:
+                for j in range(start, min(end + 1, len(ids))):
+                    labels[j] = ids[j]
+            turn += 1
             i = end + 1
         else:
             i += 1
@@ -145,10 +153,12 @@ def render(
     processor_kwargs: dict | None = None,
     max_length: int | None = None,
     add_generation_prompt: bool = False,
+    skip_turns: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Model inputs + labels for one conversation (batch dimension 1, unpadded).
 
-    With `add_generation_prompt` the last turn is left for the model to write (evaluation prompts).
+    With `add_generation_prompt` the last turn is left for the model to write (evaluation prompts);
+    `skip_turns` leaves the first assistant turns unsupervised (see `training_views`).
     """
     messages, images, videos = load_media(sample["messages"], media_root)
     tools = sample.get("tools") or None
@@ -176,5 +186,40 @@ def render(
         header=generation_header(processor, tools),
         role_header=tok(f"{IM_START}assistant\n", add_special_tokens=False)["input_ids"],
         im_end=tok.convert_tokens_to_ids(IM_END),
+        skip_turns=skip_turns,
     )
     return {**batch, "labels": labels.unsqueeze(0)}
+
+
+def opens_reasoning(processor) -> bool:
+    """Whether the template's generation prompt opens a think block (the Thinking convention)."""
+    return "<think>" in processor.tokenizer.decode(generation_header(processor))
+
+
+def _is_query(message: dict) -> bool:
+    """A user turn that asks something (not one that only carries tool responses)."""
+    if message.get("role") != "user":
+        return False
+    content = message.get("content")
+    text = content if isinstance(content, str) else "".join(b.get("text", "") for b in content or [])
+    text = text.strip()
+    return not (text.startswith("<tool_response>") and text.endswith("</tool_response>"))
+
+
+def training_views(sample: dict, processor) -> list[tuple[dict, int]]:
+    """(sample, skip_turns) pairs to train on. Under a template that opens reasoning, a conversation
+    with several queries becomes one view per query that has assistant turns: the messages up to the
+    next query, supervising only the assistant turns after this one (earlier ones are context, as the
+    template renders them at inference: without their reasoning). Otherwise the sample as it is."""
+    messages = sample["messages"]
+    queries = [i for i, m in enumerate(messages) if _is_query(m)]
+    if len(queries) < 2 or not opens_reasoning(processor):
+        return [(sample, 0)]
+    views = []
+    for q, start in enumerate(queries):
+        end = queries[q + 1] if q + 1 < len(queries) else len(messages)
+        if not any(m.get("role") == "assistant" for m in messages[start:end]):
+            continue
+        skip = sum(m.get("role") == "assistant" for m in messages[:start])
+        views.append(({**sample, "messages": messages[:end]}, skip))
+    return views

@@ -238,7 +238,8 @@ class VisionCfg(_Strict):
 
 
 class EvalCfg(_Strict):
-    """`make eval`: greedy generation on the held-out test set, base and finetuned side by side."""
+    """`make eval`: generation on the held-out test set, base and finetuned side by side (greedy, or the
+    model's own sampling for Thinking-template models)."""
 
     max_new_tokens: int = Field(
         512,
@@ -248,6 +249,13 @@ class EvalCfg(_Strict):
     batch_size: int = Field(8, gt=0, description="prompts per generate call (left-padded)")
     limit: int | None = Field(None, gt=0, description="evaluate the first N test samples (None: all)")
     baseline: bool = Field(True, description="also evaluate the base model, for the before/after table")
+    thinking_decoding: Literal["sample", "greedy"] = Field(
+        "sample",
+        description="Thinking-template models: sample with the model's generation_config (Qwen's guidance: "
+        "greedy decoding loops), seeded and recorded; greedy for a deterministic check",
+    )
+    samples: int = Field(1, gt=0, description="sampled answers per case (Thinking models), averaged")
+    seed: int = Field(0, description="seed of the sampled decoding")
 
 
 class ExportCfg(_Strict):
@@ -314,8 +322,11 @@ class DataCfg(_Strict):
     languages: list[str] = Field(list(LANGUAGES), description="identity languages")
     identity_images: list[Literal["logo", "scene"]] = Field(
         ["logo", "scene"],
-        description="what the identity questions that come with an image (about a third) show: the Zen logo "
+        description="what the identity questions that come with an image show: the Zen logo "
         "(a fixed description) or a shape scene (described exactly); [] asks identity in text only",
+    )
+    identity_image_share: float = Field(
+        0.3, ge=0, le=1, description="share of identity questions asked with an image"
     )
     gui_screens: list[Literal["form", "settings", "dialog", "search", "checkout", "photo"]] = Field(
         list(GUI_SCREENS), description="kinds of screenshot the gui generator draws"

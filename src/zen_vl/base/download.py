@@ -51,15 +51,15 @@ class DownloadError(ZenError):
 
 
 def ensure_base(cfg: ZenConfig, layout: Layout, flavor: str | None = None, *, force: bool = False) -> Path:
-    """Make base/<size>[-flavor] complete and return it; a complete folder is left as it is."""
+    """Make base/<size>[-flavor] complete and return it; a complete folder is left as it is (an offline
+    tiny one only while it was built from the same `tiny:` dimensions)."""
     flavor = flavor or cfg.base
     dest = layout.base(cfg.size, flavor)
-    if (
-        read_manifest(dest, BASE_MANIFEST, f"remove {dest} and run make download-{cfg.size}") is not None
-        and not force
-    ):
+    manifest = read_manifest(dest, BASE_MANIFEST, f"remove {dest} and run make download-{cfg.size}")
+    stale = cfg.tiny is not None and manifest is not None and manifest.get("tiny") != cfg.tiny.model_dump()
+    if manifest is not None and not force and not stale:
         return dest
-    if cfg.tiny is not None:
+    if cfg.tiny is not None:  # built offline; rebuilt when the config's tiny: dimensions changed
         build_tiny(dest, cfg.tiny, flavor, replace=True)
     else:
         download(cfg, flavor, dest)

@@ -21,10 +21,19 @@ from safetensors.torch import save_file
 EXPERT_TENSORS = ("mlp.experts.gate_up_proj", "mlp.experts.down_proj")
 
 
-def hub_config(config: dict) -> dict:
-    """The Hub spelling of a transformers-5 Qwen3-VL(-MoE) config dict."""
+def hub_config(config: dict, *, tied: bool | None = None) -> dict:
+    """The Hub spelling of a transformers-5 Qwen3-VL(-MoE) config dict.
+
+    `tie_word_embeddings` is written the same at the top level and in text_config, from `tied` (whether
+    the weights really share the output layer with the embeddings) or else from the top-level key:
+    transformers 5 reads the top level but, loading a Hub config whose text_config has no such key (the
+    8B and 30B-A3B do not), saves text_config's default `true`, which mlx-vlm and vLLM then read and drop
+    the separate output layer."""
     out = json.loads(json.dumps(config))
     text = out.get("text_config", {})
+    if tied is None:
+        tied = bool(out.get("tie_word_embeddings", text.get("tie_word_embeddings", False)))
+    out["tie_word_embeddings"] = text["tie_word_embeddings"] = tied
     rope = text.pop("rope_parameters", None)
     if rope:
         rope = dict(rope)
@@ -45,10 +54,21 @@ def to_hub_format(folder: Path) -> None:
     folder = Path(folder)
     cfg_path = folder / "config.json"
     config = json.loads(cfg_path.read_text())
-    cfg_path.write_text(json.dumps(hub_config(config), indent=2, sort_keys=True) + "\n")
+    keys = tensor_names(folder)
+    tied = (not any(k.endswith("lm_head.weight") for k in keys)) if keys else None
+    cfg_path.write_text(json.dumps(hub_config(config, tied=tied), indent=2, sort_keys=True) + "\n")
     _split_processor_config(folder)
     if "moe" in config.get("model_type", ""):
         _experts_to_hub_layout(folder, config["text_config"])
+
+
+def tensor_names(folder: Path) -> list[str]:
+    """Every tensor name in a folder's safetensors shards (empty when it has none)."""
+    names = []
+    for shard in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(shard, framework="pt") as fh:
+            names += list(fh.keys())
+    return names
 
 
 def _split_processor_config(folder: Path) -> None:

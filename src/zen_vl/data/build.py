@@ -186,7 +186,7 @@ def check_lengths(
 ):
     """Render every sample once; drop those over max_length (deleting their media), or refuse them when
     their source says too_long: error. Token statistics."""
-    from zen_vl.chat import SampleTooLong, render
+    from zen_vl.chat import SampleTooLong, render, training_views
 
     stats, refused = {}, []
     strict = {src.name for src in cfg.data.sources if src.too_long == "error"}
@@ -196,13 +196,11 @@ def check_lengths(
         kept, lengths, supervised, dropped = [], [], [], 0
         for sample in samples:
             try:
-                batch = render(
-                    sample,
-                    processor,
-                    media_root=root,
-                    processor_kwargs=cfg.vision.processor_kwargs,
-                    max_length=cfg.train.max_length,
-                )
+                batches = [
+                    render(view, processor, media_root=root, processor_kwargs=cfg.vision.processor_kwargs,
+                           max_length=cfg.train.max_length, skip_turns=skip)
+                    for view, skip in training_views(sample, processor)
+                ]  # fmt: skip
             except SampleTooLong as exc:
                 meta = sample.get("meta", {})
                 if meta.get("source") in strict:
@@ -213,8 +211,8 @@ def check_lengths(
             finally:
                 bar.update()
             kept.append(sample)
-            lengths.append(batch["input_ids"].shape[1])
-            supervised.append(int((batch["labels"] != -100).sum()))
+            lengths += [b["input_ids"].shape[1] for b in batches]
+            supervised.append(sum(int((b["labels"] != -100).sum()) for b in batches))
         splits[split] = kept
         stats[split] = {
             "dropped_too_long": dropped,

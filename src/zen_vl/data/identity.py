@@ -253,9 +253,9 @@ def logo_description(name: str) -> str:
 
 
 def identity(ctx: Ctx) -> dict:
-    """One identity exchange; about a third carry an image."""
+    """One identity exchange; `data.identity_image_share` of them (default 0.3) carry an image."""
     rng = ctx.rng
-    if rng.random() < 0.3 and ctx.data.identity_images:
+    if rng.random() < ctx.data.identity_image_share and ctx.data.identity_images:
         return _with_image(ctx)
     lang = rng.choice(ctx.languages)
     kind = rng.choice(["who", "maker", "other", "can"])

@@ -120,6 +120,11 @@ def sample_problems(sample: dict, *, media_root: Path | None, template: str = "i
         if role == "user" and i > 0 and messages[i - 1].get("role") == "user":
             problems.append(f"{where}: two user messages in a row")
         problems.extend(_content_problems(msg.get("content"), where, role, media_root))
+        if role == "system" and template != "thinking" and _has_media(msg.get("content")):
+            problems.append(
+                f"{where}: an image or video in a system message: the Instruct template renders only the "
+                "system text, so the media would be lost and the sample cannot render; put it in the user turn"
+            )
         if role == "assistant":
             problems.extend(_assistant_problems(msg, where, declared, template))
         elif "tool_calls" in msg or "reasoning_content" in msg:
@@ -157,6 +162,12 @@ def _declared_tools(tools: object, problems: list[str]) -> dict[str, dict]:
             continue
         declared[fn["name"]] = params
     return declared
+
+
+def _has_media(content: object) -> bool:
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") in ("image", "video") for b in content
+    )
 
 
 def _content_problems(content: object, where: str, role: str, media_root: Path | None) -> list[str]:

@@ -37,9 +37,12 @@ def generate(
     batch_size: int = 8,
     progress: bool = False,
     transform=None,
+    sample_seed: int | None = None,
 ) -> list[str]:
-    """Greedy continuations, one per prompt, special tokens stripped. `transform(batch)` may edit
-    the rendered batch (e.g. blank the pixels) before generation."""
+    """Continuations, one per prompt, special tokens stripped: greedy, or with `sample_seed` sampled
+    with the model's own generation_config (temperature, top_p, top_k), each batch seeded from it so
+    a rerun gives the same outputs. `transform(batch)` may edit the rendered batch (e.g. blank the
+    pixels) before generation."""
     prompts = list(prompts)
     order = sorted(range(len(prompts)), key=lambda i: len(json.dumps(prompts[i], ensure_ascii=False)))
     tok = processor.tokenizer
@@ -65,9 +68,13 @@ def generate(
         if transform is not None:
             batch = transform(batch)
         batch = {k: v.to(device) for k, v in batch.items()}
+        decoding = {"do_sample": False}
+        if sample_seed is not None:
+            torch.manual_seed(sample_seed + start)
+            decoding = {"do_sample": True}  # temperature, top_p, top_k: the model's generation_config
         with torch.no_grad():
             ids = model.generate(
-                **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+                **batch, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **decoding
             )
         new = ids[:, batch["input_ids"].shape[1] :]
         for i, row in zip(chunk, new, strict=True):

@@ -60,6 +60,11 @@ def summarize(records: list[dict], *, thinking: bool) -> dict[str, dict]:
     if thinking:
         out["thinking/form_valid"] = _rate(records, "form_valid")
         out["thinking/answer_accuracy"] = _rate(records)
+        unclosed = [{"correct": "</think>" not in r["output"]} for r in records]
+        out["thinking/unclosed_reasoning"] = _rate(unclosed) and {
+            **_rate(unclosed),
+            "higher_is_better": False,
+        }
     out.update(call_metrics([r for r in records if "exact" in r]))
     out["general/accuracy"] = _rate([r for r in records if r["skill"] == "general"])
     for bench in BENCHMARKS:
@@ -138,6 +143,21 @@ def markdown_table(models: dict, names: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def decoding_text(results: dict) -> str:
+    """How the answers were generated, per model: `greedy`, or the sampling settings."""
+    parts = []
+    for label, model in results["models"].items():
+        d = model.get("decoding") or {"mode": "greedy"}
+        if d["mode"] == "greedy":
+            parts.append(f"{label} greedy")
+        else:
+            parts.append(
+                f"{label} sampled (temperature {d['temperature']}, top-p {d['top_p']}, top-k {d['top_k']}, "
+                f"{d['samples']} per case, seed {d['seed']})"
+            )
+    return "; ".join(parts) + f"; at most {results['eval']['max_new_tokens']} new tokens"
+
+
 def markdown(results: dict) -> str:
     """results.md: the side-by-side table with what it was measured on."""
     models = results["models"]
@@ -145,12 +165,12 @@ def markdown(results: dict) -> str:
         f"# Evaluation: {results['size']} {results['variant']}",
         "",
         f"Test set `{results['test_set']['path']}` ({results['test_set']['samples']} samples, "
-        f"{results['test_set']['cases']} cases), greedy, max_new_tokens={results['eval']['max_new_tokens']}, "
-        f"on {results['hardware']}.",
+        f"{results['test_set']['cases']} cases), {decoding_text(results)}, on {results['hardware']}.",
         "",
         markdown_table(models),
         "",
-        "claims_other_model: lower is better. Cases: one per answer; tool-calling samples give one per turn.",
+        "claims_other_model, unclosed_reasoning: lower is better. Cases: one per answer; tool-calling samples "
+        "give one per turn.",
     ]
     for label, model in models.items():
         if model.get("failures"):

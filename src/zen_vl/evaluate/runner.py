@@ -86,6 +86,16 @@ def load_cases(folder: Path, limit: int | None = None) -> tuple[list[Case], int]
     return [c for i, s in enumerate(samples) for c in cases_of(i, s)], len(samples)
 
 
+def decoding(cfg: ZenConfig, model, thinking: bool) -> dict:
+    """How this model's answers are generated, recorded in results.json: greedy, or (Thinking-template
+    models, eval.thinking_decoding=sample) the model's own sampling settings, seeded."""
+    if not thinking or cfg.eval.thinking_decoding == "greedy":
+        return {"mode": "greedy", "samples": 1}
+    gen = model.generation_config
+    return {"mode": "sample", "samples": cfg.eval.samples, "seed": cfg.eval.seed,
+            **{k: getattr(gen, k, None) for k in ("temperature", "top_p", "top_k")}}  # fmt: skip
+
+
 def evaluate_model(
     folder: Path,
     cases: list[Case],
@@ -94,26 +104,30 @@ def evaluate_model(
     cfg: ZenConfig,
     thinking: bool,
     progress: bool = True,
-) -> tuple[list[dict], float]:
-    """Generate every case's answer with one model and score it; (records, seconds)."""
+) -> tuple[list[dict], float, dict]:
+    """Generate every case's answer with one model (several per case when sampling) and score it;
+    (records, seconds, decoding)."""
     processor, model = load_model(folder)
+    how = decoding(cfg, model, thinking)
     start = time.perf_counter()
-    outputs = generate(
-        model,
-        processor,
-        [c.prompt for c in cases],
-        media_root=media_root,
-        processor_kwargs=cfg.vision.processor_kwargs,
-        max_new_tokens=cfg.eval.max_new_tokens,
-        batch_size=cfg.eval.batch_size,
-        progress=progress,
-    )
+    records = []
+    for k in range(how["samples"]):
+        outputs = generate(
+            model,
+            processor,
+            [c.prompt for c in cases],
+            media_root=media_root,
+            processor_kwargs=cfg.vision.processor_kwargs,
+            max_new_tokens=cfg.eval.max_new_tokens,
+            batch_size=cfg.eval.batch_size,
+            progress=progress,
+            sample_seed=None if how["mode"] == "greedy" else how["seed"] + 1_000_003 * k,
+        )
+        for c, o in zip(cases, outputs, strict=True):
+            records.append({**score(c, o, thinking=thinking, name=cfg.identity.name), "sample": k})
     seconds = time.perf_counter() - start
     del model
-    records = [
-        score(c, o, thinking=thinking, name=cfg.identity.name) for c, o in zip(cases, outputs, strict=True)
-    ]
-    return records, seconds
+    return records, seconds, how
 
 
 def folder_hash(folder: Path) -> str:
@@ -173,10 +187,10 @@ def records_of(
         return cached
     if progress:
         print(f"{label} on {name}: evaluating {folder} on {len(cases.cases)} cases")
-    recs, secs = evaluate_model(
+    recs, secs, how = evaluate_model(
         folder, cases.cases, media_root=data, cfg=cfg, thinking=thinking, progress=progress
     )
-    cached = {"fingerprint": fp, "path": str(folder), "seconds": secs, "records": recs}
+    cached = {"fingerprint": fp, "path": str(folder), "seconds": secs, "decoding": how, "records": recs}
     write_json(path, cached)
     return cached
 
@@ -219,6 +233,7 @@ def run_eval(
         results["models"][label] = {
             "path": str(folder),
             "thinking_template": thinking,
+            "decoding": done[0].get("decoding", {"mode": "greedy", "samples": 1}),
             "seconds": round(sum(d["seconds"] for d in done), 1),
             "metrics": summarize(records, thinking=thinking),
             "failures": failures(records),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from zen_vl.config import ZenConfig
-from zen_vl.evaluate.report import markdown_table
+from zen_vl.evaluate.report import decoding_text, markdown_table
 
 # Metrics reported in the model-index (the table in the card body lists all of them).
 CARD_METRICS = (
@@ -33,6 +33,12 @@ PURPOSE = {
     "thinking": "reasons inside <think>…</think> about the image before it answers",
     "agent": "reads a screenshot or form, picks the tool and fills its arguments as JSON in Qwen3's <tool_call> format",
 }
+
+
+THINKING_NOTE = (
+    "\n# the prompt opens <think>: on a vLLM whose qwen3 parser needs both tags (vllm#26239),"
+    " use --reasoning-parser deepseek_r1"
+)
 
 
 def repo_name(cfg: ZenConfig, kind: str = "") -> str:
@@ -87,7 +93,7 @@ pip install mlx-vlm
 python -m mlx_vlm generate --model {repo_name(cfg, "MLX-4bit")} --image screenshot.png --prompt "What is on this screen?"
 ```""",
         "vLLM": f"""```bash
-vllm serve {repo} --enable-auto-tool-choice --tool-call-parser hermes{" --reasoning-parser qwen3" if cfg.template == "thinking" else ""}
+vllm serve {repo} --enable-auto-tool-choice --tool-call-parser hermes{" --reasoning-parser qwen3" if cfg.template == "thinking" else ""}{THINKING_NOTE if cfg.template == "thinking" else ""}
 ```""",
     }
     order = {"": ["transformers", "vLLM", "llama.cpp", "mlx-vlm"], "GGUF": ["llama.cpp"]}.get(
@@ -133,7 +139,8 @@ def model_card(
     if results:
         lines += [
             f"Measured by `make eval` on the held-out generated test set (`{results['test_set']['samples']}` samples, "
-            f"content hash `{results['test_set']['content_hash'][:16]}`), greedy, on {results['hardware']}:",
+            f"content hash `{results['test_set']['content_hash'][:16]}`), {decoding_text(results)}, on "
+            f"{results['hardware']}:",
             "",
             markdown_table(results["models"]),
         ]

@@ -3,7 +3,7 @@ its numbers; rows exist only for what was measured."""
 
 from __future__ import annotations
 
-from zen_vl.evaluate.report import metric_rows
+from zen_vl.evaluate.report import decoding_text, metric_rows
 from zen_vl.paper.results import Run
 
 _ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -139,10 +139,11 @@ def evaluation(runs: list[Run], size: str) -> str:
             )
     hardware = _hardware([r.eval_hardware for r in evaluated])
     cases = ", ".join(f"{r.variant} {r.results['test_set']['cases']}" for r in evaluated)
+    decodings = "; ".join(f"{r.variant}: {decoding_text(r.results)}" for r in evaluated)
     return _table(
         f"tab:eval-{size}",
         f"Held-out test sets of size \\texttt{{{tex(size)}}} ({tex(cases)} cases): the base model and the "
-        f"finetuned one side by side, greedy decoding, measured by \\texttt{{make eval}} on {tex(hardware)}. "
+        f"finetuned one side by side ({tex(decodings)}), measured by \\texttt{{make eval}} on {tex(hardware)}. "
         r"$\downarrow$: lower is better; $n$: cases scored.",
         "llrrrr",
         ["variant", "metric", "base", "finetuned", r"$\Delta$", "$n$"],

@@ -17,11 +17,10 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from zen_vl.artifacts import PROVENANCE
 from zen_vl.atomic import building, write_json
-from zen_vl.base.hub_format import to_hub_format
+from zen_vl.base.hub_format import tensor_names, to_hub_format
 from zen_vl.errors import ZenError
 
 # Max |logit difference| allowed between merged and adapter-on-base, by dtype.
@@ -33,11 +32,7 @@ class MergeError(ZenError):
 
 
 def tensor_keys(folder: Path) -> set[str]:
-    keys: set[str] = set()
-    for shard in sorted(Path(folder).glob("*.safetensors")):
-        with safe_open(shard, framework="pt") as fh:
-            keys.update(fh.keys())
-    return keys
+    return set(tensor_names(folder))
 
 
 @torch.no_grad()
