@@ -19,7 +19,11 @@ def explain(make_vars: list[str], items: list[str]) -> str:
     for item in items:
         name, _, value = item.partition("=")
         key = by_case.get(name.casefold()) or (suggest_key(name) if suggest_key else None)
-        hint = f"did you mean {key}={value}?" if key else "config keys are dotted (train.lr=1e-4; docs/CONFIG.md)"
+        hint = (
+            f"did you mean {key}={value}?"
+            if key
+            else "config keys are dotted (train.lr=1e-4; docs/CONFIG.md)"
+        )
         parts.append(f"{name}={value} is neither a make variable nor a config key: {hint}")
     return "unknown command-line variable(s): " + "; ".join(parts)
 

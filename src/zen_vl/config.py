@@ -190,6 +190,9 @@ class TrainCfg(_Strict):
     distributed: Literal["none", "ddp", "fsdp", "zero2", "zero3"] = Field(
         "none", description="accelerate launch config (configs/accelerate/<name>.yaml)"
     )
+    sampling: Literal["random", "sequential"] = Field(
+        "random", description="order of the training samples (the Trainer's train_sampling_strategy)"
+    )
     report_to: list[Literal["tensorboard", "wandb"]] = ["tensorboard"]
     dataloader_workers: int = Field(2, ge=0, description="processes rendering samples (images) for the GPU")
     attention: Literal["sdpa", "flash_attention_2", "eager"] = Field(

@@ -45,6 +45,7 @@ from zen_vl.paths import Layout
 from zen_vl.resources import check_disk, check_train_memory
 from zen_vl.train.checkpoints import last_complete_checkpoint
 from zen_vl.train.dataset import ConversationDataset
+from zen_vl.train.keepalive import keep_vision_alive
 from zen_vl.train.kernels import apply_speedups
 from zen_vl.train.loss import supervised_loss
 from zen_vl.train.merge import publish
@@ -185,6 +186,7 @@ def training_arguments(cfg: ZenConfig, out: Path, *, progress: bool) -> Training
         eval_steps=t.save_steps,
         seed=t.seed,
         data_seed=t.seed,
+        train_sampling_strategy=t.sampling,
         bf16=t.precision == "bf16",
         fp16=t.precision == "fp16",
         gradient_checkpointing=False,  # enabled on the model by zen_vl.train.model.prepare
@@ -297,6 +299,9 @@ def build_trainer(
     set_seed(cfg.train.seed)  # adapter init draws from the global RNG: same seed, same run
     model = prepare(cfg, load_model(cfg, base))
     speedups = apply_speedups(cfg, model)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # ZeRO-3 / FSDP: no rank may skip the vision tower
+        keep_vision_alive(model)
+        speedups["vision_keepalive"] = True
     if is_main_process():
         print(
             f"{cfg.variant}/{cfg.size}: {trainable_summary(model)}; data {data_dir} ({manifest['samples']})"
