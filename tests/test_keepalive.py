@@ -3,6 +3,11 @@ the loss or the gradients of the real samples."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from PIL import Image
@@ -15,6 +20,7 @@ from zen_vl.train.keepalive import keep_vision_alive
 from zen_vl.train.loss import supervised_loss
 from zen_vl.train.model import load_model, prepare
 
+REPO = Path(__file__).resolve().parents[1]
 TEXT = {"messages": [{"role": "user", "content": "USER one"}, {"role": "assistant", "content": "ANSWER one"}]}
 IMAGE = {
     "messages": [
@@ -75,3 +81,31 @@ def test_an_image_batch_needs_no_dummy(tiny_base, batches):
     loss_b, grads_b = _step(hooked, batches["image"])
     assert state["dummy_runs"] == 0 and torch.equal(loss_a, loss_b)
     assert all(torch.equal(g, grads_b[n]) for n, g in grads_a.items() if g is not None)
+
+
+def _fsdp_steps(tiny_base, out, *flags, nproc: int = 2):
+    """tests/fsdp_steps.py under torch.distributed.run (or alone with --single)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    launch = [] if "--single" in flags else ["-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
+    cmd = [sys.executable, *launch, str(REPO / "tests" / "fsdp_steps.py"), str(tiny_base), str(out), *flags]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_fsdp_with_a_text_only_rank_finishes_and_matches_one_process(tiny_base, tmp_path):
+    single = _fsdp_steps(tiny_base, tmp_path / "single.pt", "--single")
+    assert single.returncode == 0, single.stderr[-2000:]
+    sharded = _fsdp_steps(tiny_base, tmp_path / "fsdp.pt")
+    assert sharded.returncode == 0, sharded.stderr[-2000:]
+    a, b = torch.load(tmp_path / "single.pt"), torch.load(tmp_path / "fsdp.pt")
+    assert set(a) == set(b) and any(".visual.merger" in n for n in a)
+    for name, value in a.items():
+        torch.testing.assert_close(b[name], value, rtol=1e-5, atol=1e-6, msg=name)
+    assert any(torch.count_nonzero(v) for n, v in a.items() if "lora_B" in n)  # the steps trained
+
+
+@pytest.mark.slow
+def test_fsdp_without_the_keepalive_breaks_on_the_text_only_rank(tiny_base, tmp_path):
+    """The condition is real: the ranks' collectives diverge (gloo aborts; NCCL on GPUs hangs)."""
+    run = _fsdp_steps(tiny_base, tmp_path / "broken.pt", "--no-keepalive")
+    assert run.returncode != 0 and "collective mismatch" in run.stderr

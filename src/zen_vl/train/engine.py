@@ -163,7 +163,10 @@ def ensure_data(cfg: ZenConfig, layout: Layout, processor, *, progress: bool) ->
     return folder, manifest
 
 
-def training_arguments(cfg: ZenConfig, out: Path, *, progress: bool) -> TrainingArguments:
+def training_arguments(
+    cfg: ZenConfig, out: Path, *, progress: bool, validate: bool = True
+) -> TrainingArguments:
+    """The Trainer's arguments from the config; `validate=False` when there is no val split."""
     t = cfg.train
     on_gpu = torch.cuda.is_available()
     return TrainingArguments(
@@ -182,7 +185,7 @@ def training_arguments(cfg: ZenConfig, out: Path, *, progress: bool) -> Training
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=3,
-        eval_strategy="steps",
+        eval_strategy="steps" if validate else "no",
         eval_steps=t.save_steps,
         seed=t.seed,
         data_seed=t.seed,
@@ -316,7 +319,7 @@ def build_trainer(
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(out / "runs"))
     trainer = ZenTrainer(
         model=model,
-        args=training_arguments(cfg, out, progress=progress),
+        args=training_arguments(cfg, out, progress=progress, validate=len(val_set) > 0),
         train_dataset=train_set,
         eval_dataset=val_set if len(val_set) else None,
         data_collator=collator,
@@ -350,6 +353,7 @@ def run_metrics(trainer, result, wall: float, last: str | None, speedups: dict) 
         "log_history": trainer.state.log_history,
         "device": device_name(),
         "world_size": trainer.args.world_size,
+        "distributed": str(trainer.accelerator.distributed_type.value),
         "kernels": speedups,
     }
 

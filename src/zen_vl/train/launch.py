@@ -28,9 +28,10 @@ def launch_command(cfg: ZenConfig, nproc: int, script: str, argv: list[str]) -> 
         str(nproc),
     ]
     if not torch.cuda.is_available():
-        # accelerate's --cpu launches one process (several need MPI); the multi-GPU launcher is plain
-        # torch.distributed.run, and the Trainer (use_cpu) picks gloo: how the tests prove this path.
-        cmd += ["--multi_gpu", "--num_machines", "1"]
+        # accelerate's --cpu launches one process (several need MPI). Its multi-GPU launcher is plain
+        # torch.distributed.run and the Trainer (use_cpu) picks gloo: how the tests prove this path.
+        # The FSDP config takes that launcher itself; `--multi_gpu` there would replace FSDP by DDP.
+        cmd += ["--num_machines", "1"]
     return [*cmd, script, *argv]
 
 
