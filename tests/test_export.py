@@ -52,6 +52,28 @@ def test_gguf_has_text_mmproj_and_quants_and_agrees_with_hf_in_llama_cpp(probe_g
     assert parity["same_greedy"] and parity["max_abs_diff"] < 0.02, parity  # f16 rounding only
     assert all(p["positions"] >= 2 for p in parity["prompts"])
     assert m["llama.cpp"]["commit"] == "0c1e57098"
+    assert m["template"]["same"] and len(m["template"]["checked"]) == 4, m["template"]  # --jinja renders it
+
+
+@pytest.mark.slow
+def test_llama_server_renders_the_thinking_template_as_transformers(tiny_root, llama, tmp_path):
+    """The check behind `--jinja` in the thinking cards: the pinned llama-server's template engine
+    renders the Thinking template embedded in the GGUF byte for byte like transformers (multi-turn
+    reasoning dropped before the last query, tool calls and responses), and a different template is caught."""
+    from transformers import AutoTokenizer
+
+    from zen_vl.export.gguf import convert
+    from zen_vl.export.llama_server import serve, template_parity
+
+    base = tiny_root.base("tiny", "thinking")
+    outs = {"text": tmp_path / "thinking-F16.gguf", "mmproj": tmp_path / "mmproj-thinking-F16.gguf"}
+    text, _ = convert(llama, base, outs, "f16").values()
+    thinking = AutoTokenizer.from_pretrained(base)
+    instruct = AutoTokenizer.from_pretrained(tiny_root.base("tiny"))
+    with serve(llama, text) as url:
+        same, other = template_parity(url, thinking), template_parity(url, instruct)
+    assert same["same"] and len(same["checked"]) == 4, same["differ"]
+    assert not other["same"] and "<think>" in next(iter(other["differ"].values()))["llama_server"]
 
 
 @pytest.mark.slow

@@ -87,6 +87,17 @@ def quantize(llama: LlamaCpp, src: Path, dest: Path, qtype: str) -> list[str]:
     return [line.strip() for line in log.splitlines() if re.search(r"fall(ing)? ?back", line, re.IGNORECASE)]
 
 
+def served_template(llama: LlamaCpp, text: Path, merged: Path) -> dict:
+    """Does llama-server's template engine render the GGUF's embedded template as transformers does?"""
+    from transformers import AutoTokenizer
+
+    from zen_vl.export.llama_server import serve, template_parity
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    with serve(llama, text) as url:
+        return {"engine": "llama-server --jinja", **template_parity(url, tokenizer)}
+
+
 def export_gguf(
     cfg: ZenConfig,
     layout: Layout | None = None,
@@ -124,7 +135,7 @@ def export_gguf(
                 print(f"gguf: {qtype}: {len(fell)} tensor(s) fell back to another type, e.g. {fell[0]}")
             if progress:
                 print(f"gguf: {out.name}")
-        parity = None
+        parity = template = None
         if check:
             from zen_vl.export.gguf_check import logit_parity
 
@@ -137,6 +148,13 @@ def export_gguf(
             if not parity["same_greedy"]:
                 raise ZenError(
                     f"{text.name} disagrees with {merged} in llama.cpp: {json.dumps(parity['prompts'])}"
+                )
+            template = served_template(llama, text, merged)
+            if progress or not template["same"]:
+                print(
+                    f"gguf: llama-server --jinja renders the embedded template as transformers does: "
+                    f"{template['same']} ({', '.join(template['checked'])})"
+                    + ("" if template["same"] else f"; differs: {json.dumps(template['differ'])}")
                 )
         files = {p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.glob("*.gguf"))}
         write_json(
@@ -154,6 +172,7 @@ def export_gguf(
                 "quants": quants,
                 "fallbacks": fallbacks,
                 "parity": parity,
+                "template": template,
                 "files": files,
                 "seconds": round(time.perf_counter() - start, 1),
                 "hardware": cpu_name(),  # where the conversion and the parity check ran

@@ -2,8 +2,9 @@
 
 The `llama-cpp-python` sdist on PyPI vendors a llama.cpp (commit below) whose converter handles
 Qwen3VL and Qwen3VLMoe (`--mmproj` for the vision projector) and whose tools hold quantize and
-mtmd. We download that sdist, build `llama-quantize`, `llama-mtmd-cli` and the shared `libllama`
-(for logit parity through the sdist's own ctypes bindings) with cmake on the CPU, and keep it in
+mtmd. We download that sdist, build `llama-quantize`, `llama-mtmd-cli`, `llama-server` and the
+shared `libllama` (for logit parity through the sdist's own ctypes bindings) with cmake on the CPU,
+and keep it in
 `$ZEN_VL_CACHE` (default `~/.cache/zen-vl`), outside the checkout, so every clone on the machine
 reuses it. `LLAMA_CPP_DIR=/path/to/llama.cpp` uses a user's own checkout (built in `build/`).
 """
@@ -24,7 +25,8 @@ from zen_vl.config import system_packages
 from zen_vl.errors import ZenError
 
 PACKAGE, VERSION, COMMIT = "llama-cpp-python", "0.3.36", "0c1e57098"
-TARGETS = ("llama-quantize", "llama-mtmd-cli", "llama", "mtmd")
+TARGETS = ("llama-quantize", "llama-mtmd-cli", "llama-server", "llama", "mtmd")
+FIRST_TARGETS = ("llama-quantize", "llama-mtmd-cli", "llama", "mtmd")  # a stamp without `targets`
 STAMP = "zen_vl_build.json"
 CMAKE_FLAGS = [
     "-DCMAKE_BUILD_TYPE=Release",
@@ -56,6 +58,10 @@ class LlamaCpp:
     @property
     def mtmd_cli(self) -> Path:
         return self.bin / "llama-mtmd-cli"
+
+    @property
+    def server(self) -> Path:
+        return self.bin / "llama-server"
 
     def env(self) -> dict[str, str]:
         """Environment for the converter: llama.cpp's own gguf-py, newer than PyPI's of the same number."""
@@ -97,16 +103,20 @@ def find_llama_cpp() -> LlamaCpp | None:
     if user:
         root = Path(user).expanduser().resolve()
         tree = LlamaCpp(root, root / "build" / "bin", None)
-        missing = [p for p in (tree.converter, tree.quantize, tree.mtmd_cli) if not p.exists()]
+        missing = [p for p in (tree.converter, tree.quantize, tree.mtmd_cli, tree.server) if not p.exists()]
         if missing:
             raise ZenError(
                 f"LLAMA_CPP_DIR={root}: missing {', '.join(str(p) for p in missing)} "
-                "(build it: cmake -B build && cmake --build build --target llama-quantize llama-mtmd-cli)"
+                "(build it: cmake -B build && cmake --build build --target llama-quantize llama-mtmd-cli llama-server)"
             )
         return tree
     root = _sdist_root() / "vendor" / "llama.cpp"
     tree = LlamaCpp(root, root / "build" / "bin", _sdist_root())
-    return tree if (root / "build" / STAMP).is_file() else None
+    stamp = root / "build" / STAMP
+    if not stamp.is_file():
+        return None
+    built = json.loads(stamp.read_text()).get("targets", FIRST_TARGETS)
+    return tree if set(TARGETS) <= set(built) else None  # an older cache builds what it lacks
 
 
 def ensure_llama_cpp(*, progress: bool = True) -> LlamaCpp:
@@ -160,7 +170,7 @@ def ensure_llama_cpp(*, progress: bool = True) -> LlamaCpp:
         if run.returncode != 0:
             tail = (run.stderr or "")[-2000:] if not progress else ""
             raise ZenError(f"llama.cpp build failed: {' '.join(cmd[:3])} ... exited {run.returncode}\n{tail}")
-    stamp = {"package": PACKAGE, "version": VERSION, "commit": COMMIT, "jobs": int(jobs)}
+    stamp = {"package": PACKAGE, "version": VERSION, "commit": COMMIT, "jobs": int(jobs), "targets": TARGETS}
     stamp["seconds"] = round(time.perf_counter() - start, 1)
     (build / STAMP).write_text(json.dumps(stamp) + "\n")
     return LlamaCpp(tree, build / "bin", root)
