@@ -289,8 +289,26 @@ class SourceCfg(_Strict):
     subset: str | None = Field(None, description="dataset configuration name")
     split: str = "train"
     revision: str | None = Field(None, description="dataset commit to pin")
-    format: Literal["messages", "sharegpt", "columns"] = Field(
-        "messages", description="messages: our format; sharegpt: from/value; columns: see `columns`"
+    format: Literal["messages", "sharegpt", "columns", "llamafactory"] = Field(
+        "messages",
+        description="messages: ours (also OpenAI-style tool_calls and LLaMA-Factory typed blocks); "
+        "sharegpt: from/value; columns: see `columns`; llamafactory: `path` is a dataset_info.json",
+    )
+    dataset: str | None = Field(None, description="format llamafactory: the dataset_info.json entry to read")
+    media_dir: str | None = Field(
+        None,
+        description="folder the rows' media paths are relative to (LLaMA-Factory's media_dir); default the "
+        "file's folder (a dataset_info.json's), then the project root",
+    )
+    coords: Literal["thousandths", "pixels"] = Field(
+        "thousandths",
+        description="boxes/points in answers and tool calls: Qwen3-VL's 0-1000 grid, or absolute pixels "
+        "of the image (Qwen2.5-VL's convention), converted",
+    )
+    on_invalid: Literal["error", "drop"] = Field(
+        "error",
+        description="a sample that does not convert or validate: error names its file:line and the reason; "
+        "drop skips it and counts it by reason (build output and manifest)",
     )
     columns: dict[str, str] = Field(
         {},
@@ -308,6 +326,10 @@ class SourceCfg(_Strict):
     def _check(self) -> SourceCfg:
         if (self.path is None) == (self.hub is None):
             raise ValueError(f"source '{self.name}': set exactly one of path or hub")
+        if self.format == "llamafactory" and (self.path is None or self.dataset is None):
+            raise ValueError(
+                f"source '{self.name}': format llamafactory needs path (its dataset_info.json) and dataset"
+            )
         return self
 
 
@@ -331,6 +353,9 @@ class DataCfg(_Strict):
     identity_image_share: float = Field(
         0.3, ge=0, le=1, description="share of identity questions asked with an image"
     )
+    video_fps: float = Field(2.0, gt=0, description="frames per second sampled from video files in sources")
+    video_min_frames: int = Field(4, ge=2, description="fewest frames sampled from a video file")
+    video_max_frames: int = Field(32, ge=2, description="most frames sampled from a video file")
     gui_screens: list[Literal["form", "settings", "dialog", "search", "checkout", "photo"]] = Field(
         list(GUI_SCREENS), description="kinds of screenshot the gui generator draws"
     )

@@ -85,3 +85,95 @@ def _blocks(value: str, images: list, videos: list, where: str) -> list[dict]:
         elif part.strip():
             blocks.append({"type": "text", "text": part.strip("\n")})
     return blocks
+
+
+def from_openai(record: dict, where: str = "record") -> dict:
+    """A `messages` record in the project's format, also accepting what OpenAI chat exports and
+    ms-swift write (docs/source_en/Customization/Custom-dataset.md), normalised the way ms-swift's
+    MessagesPreprocessor does:
+
+    - assistant `tool_calls` as `{"type": "function", "function": {"name", "arguments": "<JSON>"}}`;
+    - ms-swift's `tool_call` turns (content `{"name", "arguments"}` JSON) and `tool_response` turns;
+    - `<image>`/`<video>` tags in string content taking the record's top-level `images`/`videos`;
+    - OpenAI `image_url` content blocks (`{"url": ...}` or a string; data: URLs included);
+    - `content: null`, a JSON-string `tools`.
+    A record already in the project's format passes through unchanged.
+    """
+    turns = record.get("messages")
+    if not isinstance(turns, list):
+        return record
+    images, videos = list(record.get("images") or []), list(record.get("videos") or [])
+    messages: list[dict] = []
+    for k, turn in enumerate(turns):
+        at = f"{where}: messages[{k}]"
+        if not isinstance(turn, dict):
+            messages.append(turn)  # the validator names it
+            continue
+        msg = {key: value for key, value in turn.items() if key not in ("loss", "loss_scale")}
+        if turn.get("loss") is False or turn.get("loss_scale") not in (None, 1, 1.0):
+            raise DataError(
+                f"{at}: per-turn loss settings other than on (every assistant turn is supervised)"
+            )
+        role = msg.get("role")
+        if msg.get("content") is None and "content" in msg:
+            msg["content"] = ""
+        if role == "tool_call":
+            calls = _tool_calls([msg.get("content")], at)
+            if messages and messages[-1].get("role") == "assistant":  # text, or calls, before it
+                messages[-1].setdefault("tool_calls", []).extend(calls)
+            else:
+                messages.append({"role": "assistant", "content": "", "tool_calls": calls})
+            continue
+        if role == "tool_response":
+            msg["role"] = "tool"
+        if msg.get("tool_calls"):
+            msg["tool_calls"] = _tool_calls(msg["tool_calls"], at)
+        msg.pop("tool_call_id", None)
+        if msg.get("role") == "tool":
+            msg.pop("name", None)
+        content = msg.get("content")
+        if isinstance(content, str) and MEDIA_TAG.search(content) and (images or videos):
+            msg["content"] = _blocks(content, images, videos, at)
+        elif isinstance(content, list):
+            msg["content"] = [_openai_block(b) for b in content]
+        messages.append(msg)
+    if images or videos:
+        raise DataError(
+            f"{where}: {len(images)} image(s) and {len(videos)} video(s) have no <image>/<video> tag"
+        )
+    sample = {k: v for k, v in record.items() if k not in ("messages", "images", "videos")}
+    sample["messages"] = messages
+    if isinstance(sample.get("tools"), str):
+        try:
+            sample["tools"] = json.loads(sample["tools"])
+        except json.JSONDecodeError:
+            raise DataError(f"{where}: tools is a string that is not JSON") from None
+    return sample
+
+
+def _tool_calls(calls: list, where: str) -> list[dict]:
+    out = []
+    for call in calls:
+        if isinstance(call, str):
+            try:
+                call = json.loads(call)
+            except json.JSONDecodeError:
+                raise DataError(f"{where}: tool call is not JSON: {call[:80]!r}") from None
+        if not isinstance(call, dict):
+            raise DataError(f"{where}: tool call is not an object")
+        call = call.get("function", call)
+        args = call.get("arguments", {})
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except json.JSONDecodeError:
+                raise DataError(f"{where}: arguments of {call.get('name')!r} are not JSON") from None
+        out.append({"name": call.get("name"), "arguments": args})
+    return out
+
+
+def _openai_block(block):
+    if isinstance(block, dict) and block.get("type") == "image_url":
+        url = block.get("image_url")
+        return {"type": "image", "image": url.get("url") if isinstance(url, dict) else url}
+    return block

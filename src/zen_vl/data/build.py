@@ -14,6 +14,7 @@ never cut.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -24,18 +25,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from zen_vl.artifacts import DATA_MANIFEST, code_hash, digest_files, fingerprint, read_manifest
+from zen_vl.artifacts import DATA_MANIFEST, code_hash, digest_files, file_hash, fingerprint, read_manifest
 from zen_vl.atomic import building, write_json
 from zen_vl.base.load import chat_template_text
 from zen_vl.config import ZenConfig
-from zen_vl.data import draw
+from zen_vl.data import draw, llamafactory
 from zen_vl.data.context import SPLITS, Ctx, MediaWriter
 from zen_vl.data.general import general
 from zen_vl.data.gui import gui
 from zen_vl.data.identity import identity
 from zen_vl.data.scenes import colour_probe, reasoning, visual
 from zen_vl.data.schema import DataError, Report, sample_problems
-from zen_vl.data.sources import load_source, split_source
+from zen_vl.data.sources import VideoSampling, load_source, reason_kind, split_source
 from zen_vl.data.video import video
 from zen_vl.paths import Layout
 
@@ -83,10 +84,28 @@ def template_text(cfg: ZenConfig, layout: Layout, processor=None) -> str:
     raise DataError(f"{folder} has no chat template (is the base downloaded?): make download-{cfg.size}")
 
 
-def data_fingerprint(cfg: ZenConfig, template: str) -> str:
-    """Everything that determines the built files, the chat template's text included; a dataset with
-    another fingerprint is rebuilt."""
+def source_files(cfg: ZenConfig, root: Path) -> dict[str, str]:
+    """sha256 of each local source's file (a dataset_info.json and the file it names), so an edited
+    file rebuilds the dataset. Media files are not hashed (name them anew to change them)."""
+    out = {}
+    for src in cfg.data.sources:
+        if src.path is None:
+            continue
+        path = Path(src.path) if Path(src.path).is_absolute() else root / src.path
+        files = [path]
+        if src.format == "llamafactory" and path.is_file():
+            with contextlib.suppress(DataError):  # the build names the problem
+                files.append(llamafactory.dataset_entry(path, src.dataset)[0])
+        for f in files:
+            out[str(f)] = file_hash(f) if f.is_file() else "missing"
+    return out
+
+
+def data_fingerprint(cfg: ZenConfig, template: str, root: Path | None = None) -> str:
+    """Everything that determines the built files, the chat template's text and the local source
+    files included; a dataset with another fingerprint is rebuilt."""
     inputs = {
+        "sources": source_files(cfg, root or Layout.default().root),
         "data": cfg.data.model_dump(),
         "identity": cfg.identity.model_dump(),
         "template": cfg.template,
@@ -110,7 +129,7 @@ def current_dataset(cfg: ZenConfig, layout: Layout, processor=None) -> dict | No
     """The manifest when data/<variant>/<size>/ is complete and built from this config, else None."""
     manifest = read_data_manifest(cfg, layout)
     if manifest and manifest.get("fingerprint") == data_fingerprint(
-        cfg, template_text(cfg, layout, processor)
+        cfg, template_text(cfg, layout, processor), layout.root
     ):
         return manifest
     return None
@@ -161,24 +180,41 @@ def generate(
 
 def add_sources(
     cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWriter, project_root: Path
-) -> None:
-    """Load, validate and split every `data.sources` entry into the splits."""
+) -> dict[str, dict]:
+    """Load, validate and split every `data.sources` entry into the splits; returns per source what
+    was dropped (by reason, `on_invalid: drop`) and how many identity placeholders were filled."""
+    video = VideoSampling(cfg.data.video_fps, cfg.data.video_min_frames, cfg.data.video_max_frames)
+    report = {}
     for src in cfg.data.sources:
-        loaded = load_source(src, media, project_root)
-        problems = [
-            f"{where}: {reason}"
-            for where, sample in loaded
-            for reason in sample_problems(sample, media_root=media.root, template=cfg.template)
-        ]
-        if problems:
-            shown = "\n".join(f"  {p}" for p in problems[:20])
-            raise DataError(f"data source '{src.name}': {len(problems)} problem(s):\n{shown}")
-        if not loaded:
-            raise DataError(f"data source '{src.name}' is empty")
-        for where, sample in loaded:
+        loaded = load_source(src, media, project_root, cfg.identity, video)
+        kept = []
+        for where, sample in loaded.samples:
+            problems = sample_problems(sample, media_root=media.root, template=cfg.template)
+            if not problems:
+                kept.append((where, sample))
+            elif src.on_invalid == "drop":
+                for reason in problems[:1]:  # a sample is dropped once, under its first reason
+                    loaded.dropped[reason_kind(reason)] += 1
+            else:
+                shown = "\n".join(f"  {where}: {p}" for p in problems[:20])
+                raise DataError(
+                    f"data source '{src.name}': {len(problems)} problem(s) (on_invalid: drop skips such "
+                    f"samples and counts them):\n{shown}"
+                )
+        if not kept:
+            dropped = f" ({sum(loaded.dropped.values())} dropped as invalid)" if loaded.dropped else ""
+            raise DataError(f"data source '{src.name}' is empty{dropped}")
+        for where, sample in kept:
             sample["meta"] = {**sample.get("meta", {}), "source": src.name, "where": where}
-        for split, samples in split_source([s for _, s in loaded], src, cfg.data.seed).items():
+        for split, samples in split_source([s for _, s in kept], src, cfg.data.seed).items():
             splits[split].extend(samples)
+        report[src.name] = {
+            "kept": len(kept),
+            "dropped_invalid": dict(loaded.dropped.most_common()),
+            "placeholders_filled": loaded.placeholders,
+            "coords_converted": loaded.coords_converted,
+        }
+    return report
 
 
 def check_lengths(
@@ -242,7 +278,7 @@ def build_dataset(
     """Build data/<variant>/<size>/ atomically; reuse it when its fingerprint is current."""
     layout = layout or Layout.default()
     dest = layout.data(cfg.variant, cfg.size)
-    fp = data_fingerprint(cfg, template_text(cfg, layout, processor))
+    fp = data_fingerprint(cfg, template_text(cfg, layout, processor), layout.root)
     existing = read_data_manifest(cfg, layout)
     if existing and existing.get("fingerprint") == fp and not force:
         return dest, existing
@@ -252,7 +288,7 @@ def build_dataset(
     with building(dest, replace=True) as tmp:
         media = MediaWriter(tmp)
         splits, redrawn = generate(cfg, media, progress=progress)
-        add_sources(cfg, splits, media, layout.root)
+        sources = add_sources(cfg, splits, media, layout.root)
         for split, samples in splits.items():
             random.Random(f"{cfg.data.seed}/shuffle/{split}").shuffle(samples)
         tokens = (
@@ -286,6 +322,7 @@ def build_dataset(
             },
             "samples": {split: len(samples) for split, samples in splits.items()},
             "redrawn_for_leakage": redrawn,
+            "sources": sources,
             "tokens": tokens,
             "content_hash": content_hash(tmp),
         }
@@ -321,6 +358,15 @@ def summary(dest: Path, manifest: dict) -> str:
             f"dropped over max_length: {dropped}"
         )
     lines.append(f"  val/test draws redrawn to avoid leakage: {manifest['redrawn_for_leakage']}")
+    for name, info in (manifest.get("sources") or {}).items():
+        dropped = info["dropped_invalid"]
+        if dropped:
+            lines.append(f"  {name}: dropped {sum(dropped.values())} invalid sample(s):")
+            lines += [f"    {n:>5}  {reason}" for reason, n in dropped.items()]
+        if info["placeholders_filled"]:
+            lines.append(
+                f"  {name}: {info['placeholders_filled']} {{{{name}}}}/{{{{author}}}} placeholder(s) filled"
+            )
     return "\n".join(lines)
 
 

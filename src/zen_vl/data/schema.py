@@ -62,22 +62,78 @@ class Report:
         raise DataError(f"{len(self.problems)} problem(s) in {self.path}:\n{shown}{more}")
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, sample) pairs; a line that is not a JSON object raises DataError naming it."""
+def read_text(path: Path) -> str:
+    """A data file's text: UTF-8 with or without a byte-order mark; other encodings name the line."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                sample = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(sample, dict):
-                raise DataError(f"{path}:{n}: expected a JSON object, got {type(sample).__name__}")
-            yield n, sample
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column {column}); "
+            "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, sample) pairs from a JSONL file or a JSON array of objects (LLaMA-Factory's
+    files); anything that is not a JSON object raises DataError naming the file and line."""
+    path = Path(path)
+    text = read_text(path)
+    if text.lstrip().startswith("["):
+        yield from _json_array(path, text)
+        return
+    for n, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            sample = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(sample, dict):
+            raise DataError(f"{path}:{n}: expected a JSON object, got {type(sample).__name__}")
+        yield n, sample
+
+
+def _json_array(path: Path, text: str) -> Iterator[tuple[int, dict]]:
+    """The objects of a top-level JSON array, each with the line it starts on."""
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+
+    def skip(at: int) -> int:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        return at
+
+    def fail(at: int, what: str):
+        line = text.count("\n", 0, at) + 1
+        raise DataError(f"{path}:{line}: not valid JSON ({what} at column {at - text.rfind(chr(10), 0, at)})")
+
+    pos = skip(pos)
+    if pos < len(text) and text[pos] == "]":
+        return
+    while True:
+        line = text.count("\n", 0, pos) + 1
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            fail(exc.pos, exc.msg)
+        if not isinstance(item, dict):
+            raise DataError(f"{path}:{line}: expected a JSON object, got {type(item).__name__}")
+        yield line, item
+        pos = skip(pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = skip(pos + 1)
+        elif pos < len(text) and text[pos] == "]":
+            if text[pos + 1 :].strip():
+                fail(skip(pos + 1), "extra data after the array")
+            return
+        else:
+            fail(pos, "expected ',' or ']'")
 
 
 def validate_file(path: Path, *, template: str = "instruct", check_media: bool = True) -> Report:

@@ -17,17 +17,23 @@ media folder, so a built dataset is self-contained.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zen_vl.config import SourceCfg
-from zen_vl.data.adapters import from_sharegpt
+from zen_vl.config import IdentityCfg, SourceCfg
+from zen_vl.data import llamafactory
+from zen_vl.data.adapters import from_openai, from_sharegpt
 from zen_vl.data.context import MediaWriter
+from zen_vl.data.coords import to_thousandths
 from zen_vl.data.schema import DataError, read_jsonl
-from zen_vl.media import frame_paths
+from zen_vl.media import VIDEO_SUFFIXES, frame_paths, read_video_file
 
 PY_TYPES = {
     "str": "string",
@@ -45,11 +51,79 @@ PY_TYPES = {
 }
 
 
-def load_source(src: SourceCfg, media: MediaWriter, project_root: Path) -> list[tuple[str, dict]]:
-    """(where, sample) pairs: `where` names the file line or dataset row for error messages."""
-    if src.path is not None:
-        return _local(src, media, project_root)
-    return _hub(src, media)
+@dataclass(frozen=True)
+class VideoSampling:
+    """How video files in sources become frames (data.video_*; qwen-vl-utils' defaults)."""
+
+    fps: float = 2.0
+    min_frames: int = 4
+    max_frames: int = 32
+
+
+@dataclass
+class Loaded:
+    """A source's samples as (where, sample) pairs, what was dropped by reason, placeholders filled."""
+
+    samples: list[tuple[str, dict]] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    placeholders: int = 0
+    coords_converted: int = 0
+
+    def drop(self, src: SourceCfg, where: str, reason: str) -> None:
+        """Count a bad sample (on_invalid: drop) or stop naming it (error)."""
+        if src.on_invalid == "error":
+            raise DataError(f"{where}: {reason}" if not reason.startswith(where) else reason)
+        self.dropped[reason_kind(reason.removeprefix(f"{where}: "))] += 1
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without its positions and quoted values, so that like problems count together."""
+    reason = re.sub(r"\[\d+\]", "[]", reason)
+    reason = re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason)
+    return reason.split("\n")[0][:120]
+
+
+def load_source(
+    src: SourceCfg,
+    media: MediaWriter,
+    project_root: Path,
+    identity: IdentityCfg | None = None,
+    video: VideoSampling = VideoSampling(),
+) -> Loaded:
+    """The source's samples; `where` names the file line or dataset row for error messages. Media
+    paths are relative to the file (a dataset_info.json's folder), else to the project root."""
+    loaded = _local(src, media, project_root, video) if src.path is not None else _hub(src, media, video)
+    if identity is not None:
+        for _, sample in loaded.samples:
+            loaded.placeholders += fill_placeholders(sample, identity)
+    return loaded
+
+
+PLACEHOLDERS = {"{{name}}": "name", "{{author}}": "org"}
+
+
+def fill_placeholders(sample: dict, identity: IdentityCfg) -> int:
+    """LLaMA-Factory's identity convention: `{{name}}` and `{{author}}` in any text become
+    identity.name and identity.org. Returns how many were filled."""
+    filled = 0
+
+    def fill(text: str) -> str:
+        nonlocal filled
+        for tag, key in PLACEHOLDERS.items():
+            filled += text.count(tag)
+            text = text.replace(tag, getattr(identity, key))
+        return text
+
+    for msg in sample.get("messages", []):
+        for key in ("content", "reasoning_content"):
+            value = msg.get(key)
+            if isinstance(value, str):
+                msg[key] = fill(value)
+            elif isinstance(value, list):
+                for block in value:
+                    if isinstance(block, dict) and isinstance(block.get("text"), str):
+                        block["text"] = fill(block["text"])
+    return filled
 
 
 def split_source(samples: list, src: SourceCfg, seed: int) -> dict[str, list]:
@@ -61,23 +135,50 @@ def split_source(samples: list, src: SourceCfg, seed: int) -> dict[str, list]:
     return {"val": order[:n_val], "test": order[n_val:n_eval], "train": order[n_eval:]}
 
 
-def _local(src: SourceCfg, media: MediaWriter, project_root: Path) -> list[tuple[str, dict]]:
+def _local(src: SourceCfg, media: MediaWriter, project_root: Path, video: VideoSampling) -> Loaded:
     path = Path(src.path)
     path = path if path.is_absolute() else project_root / path
-    out = []
+    attr, media_base = None, path.parent
+    if src.format == "llamafactory":
+        media_base = path.parent  # LLaMA-Factory's media_dir: the dataset_info.json folder
+        path, attr = llamafactory.dataset_entry(path, src.dataset)
+    bases = (media_base, project_root)
+    if src.media_dir is not None:
+        bases = (Path(src.media_dir) if Path(src.media_dir).is_absolute() else project_root / src.media_dir,)
+    out = Loaded()
     for line, record in read_jsonl(path):
         where = f"{path}:{line}"
-        sample = from_sharegpt(record, where=where) if src.format == "sharegpt" else record
-        if src.format == "columns":
-            sample = from_columns(record, src.columns, where)
-        _import_media(sample, path.parent, media, f"{src.name}/{line:06d}", where)
-        out.append((where, sample))
-        if len(out) >= src.limit:
+        try:
+            sample = _convert_local(record, src, attr, where)
+            _import_media(sample, bases, media, f"{src.name}/{line:06d}", where, video)
+            if src.coords == "pixels":
+                out.coords_converted += to_thousandths(sample, media.root, where)
+        except DataError as exc:
+            out.drop(src, where, str(exc))
+            continue
+        out.samples.append((where, sample))
+        if len(out.samples) >= src.limit:
             break
     return out
 
 
-def _hub(src: SourceCfg, media: MediaWriter) -> list[tuple[str, dict]]:
+def _convert_local(record: dict, src: SourceCfg, attr: dict | None, where: str) -> dict:
+    if attr is not None:
+        sample = llamafactory.convert(record, attr, where)
+    elif src.format == "sharegpt":
+        sample = from_sharegpt(record, where=where)
+    elif src.format == "columns":
+        return from_columns(record, src.columns, where)
+    elif llamafactory.is_typed(record):
+        sample = llamafactory.from_typed_blocks(record, where)
+    else:
+        sample = from_openai(record, where)
+    if sample.get("tools"):
+        sample["tools"] = normalize_tools(sample["tools"], where)
+    return sample
+
+
+def _hub(src: SourceCfg, media: MediaWriter, video: VideoSampling) -> Loaded:
     import datasets
 
     try:
@@ -87,25 +188,34 @@ def _hub(src: SourceCfg, media: MediaWriter) -> list[tuple[str, dict]]:
             f"data source '{src.name}': cannot load Hub dataset {src.hub!r} (split {src.split!r}): "
             f"{type(exc).__name__}: {exc}. Without network, use a local `path:` source instead."
         ) from None
-    out = []
+    out = Loaded()
     for row_no, row in enumerate(ds.select(range(min(src.limit, len(ds))))):
         where = f"{src.hub}[{src.split}] row {row_no}"
-        if src.format == "messages":
-            sample = _from_messages(row, src.columns, where)
-        elif src.format == "sharegpt":
-            record = {
-                k: row[src.columns.get(k, k)]
-                for k in ("conversations", "images", "tools", "system")
-                if src.columns.get(k, k) in row
-            }
-            images = record.pop("images", None) or []
-            record["images"] = list(images) if isinstance(images, list) else [images]
-            sample = from_sharegpt(record, where=where)
-        else:
-            sample = from_columns(row, src.columns, where)
-        _import_media(sample, None, media, f"{src.name}/{row_no:06d}", where)
-        out.append((where, sample))
+        try:
+            sample = _convert_row(row, src, where)
+            _import_media(sample, (), media, f"{src.name}/{row_no:06d}", where, video)
+            if src.coords == "pixels":
+                out.coords_converted += to_thousandths(sample, media.root, where)
+        except DataError as exc:
+            out.drop(src, where, str(exc))
+            continue
+        out.samples.append((where, sample))
     return out
+
+
+def _convert_row(row: dict, src: SourceCfg, where: str) -> dict:
+    if src.format == "messages":
+        return _from_messages(row, src.columns, where)
+    if src.format == "sharegpt":
+        record = {
+            k: row[src.columns.get(k, k)]
+            for k in ("conversations", "images", "tools", "system")
+            if src.columns.get(k, k) in row
+        }
+        images = record.pop("images", None) or []
+        record["images"] = list(images) if isinstance(images, list) else [images]
+        return from_sharegpt(record, where=where)
+    return from_columns(row, src.columns, where)
 
 
 def _from_messages(row: dict, columns: dict, where: str) -> dict:
@@ -191,12 +301,32 @@ def normalize_tools(tools: Any, where: str) -> list[dict]:
             raise DataError(f"{where}: tools is a string that is not JSON") from None
     out = []
     for tool in tools:
+        if not isinstance(tool, dict):
+            raise DataError(f"{where}: a tool is not a function definition: {json.dumps(tool)[:80]}")
         fn = dict(tool.get("function", tool))
         params = fn.get("parameters") or {"type": "object", "properties": {}}
-        if params.get("type") != "object":
+        if params.get("type") in ("dict", "object") or "properties" in params:
+            params = _python_types({**params, "type": "object"})  # glaive/APIGen write "dict", "str"
+        else:
             params = _xlam_params(params)
         fn["parameters"] = params
         out.append({"type": "function", "function": fn})
+    return out
+
+
+def _python_types(schema: dict) -> dict:
+    """A JSON schema whose `type`s may be Python names (str, int, dict, list...), in JSON schema names."""
+    out = dict(schema)
+    kind = out.get("type")
+    if isinstance(kind, str):
+        base = kind.replace(", optional", "").split("[")[0].strip().lower()
+        out["type"] = PY_TYPES.get(base, kind)
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {
+            k: _python_types(v) if isinstance(v, dict) else v for k, v in out["properties"].items()
+        }
+    if isinstance(out.get("items"), dict):
+        out["items"] = _python_types(out["items"])
     return out
 
 
@@ -223,9 +353,20 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _import_media(sample: dict, base: Path | None, media: MediaWriter, stem: str, where: str) -> None:
-    """Copy every image and video (paths, PIL images or bytes) into the built dataset and point the
-    blocks at the copies, so the dataset folder is self-contained."""
+def _resolve(src: str, bases: tuple[Path, ...]) -> Path:
+    """A media path: absolute, or relative to the first base where it exists (else the first)."""
+    path = Path(src)
+    if path.is_absolute() or not bases:
+        return path
+    return next((b / path for b in bases if (b / path).exists()), bases[0] / path)
+
+
+def _import_media(
+    sample: dict, bases: tuple[Path, ...], media: MediaWriter, stem: str, where: str, video: VideoSampling
+) -> None:
+    """Copy every image and video (paths, PIL images or bytes; videos as frame folders, frame lists
+    or files) into the built dataset and point the blocks at the copies, so the dataset folder is
+    self-contained."""
     k = 0
     for msg in sample.get("messages", []):
         if not isinstance(msg.get("content"), list):
@@ -233,29 +374,47 @@ def _import_media(sample: dict, base: Path | None, media: MediaWriter, stem: str
         for block in msg["content"]:
             kind = block.get("type")
             if kind == "image":
-                block["image"] = media.image(_open(block.get("image"), base, where), f"{stem}-{k}")
+                block["image"] = media.image(_open(block.get("image"), bases, where), f"{stem}-{k}")
             elif kind == "video":
                 src = block.get("video")
                 if isinstance(src, str):
-                    folder = Path(src) if Path(src).is_absolute() or base is None else base / src
-                    if not folder.is_dir():
-                        raise DataError(f"{where}: video folder {folder} not found")
-                    src = [str(p) for p in frame_paths(folder)]
-                block["video"] = media.frames([_open(f, base, where) for f in src], f"{stem}-{k}")
+                    path = _resolve(src, bases)
+                    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+                        try:
+                            frames, block["fps"] = read_video_file(
+                                path, fps=video.fps, min_frames=video.min_frames, max_frames=video.max_frames
+                            )
+                        except ValueError as exc:
+                            raise DataError(f"{where}: video {path}: {exc}") from None
+                        block["video"] = media.frames(frames, f"{stem}-{k}")
+                        k += 1
+                        continue
+                    if not path.is_dir():
+                        raise DataError(
+                            f"{where}: video {path} not found (a frame folder or a "
+                            f"{'/'.join(s.lstrip('.') for s in VIDEO_SUFFIXES)} file)"
+                        )
+                    src = [str(p) for p in frame_paths(path)]
+                block["video"] = media.frames([_open(f, bases, where) for f in src], f"{stem}-{k}")
             else:
                 continue
             k += 1
 
 
-def _open(src: Any, base: Path | None, where: str):
+def _open(src: Any, bases: tuple[Path, ...], where: str):
     from PIL import Image
 
+    if isinstance(src, str) and src.startswith("data:image/"):
+        try:
+            src = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+        except (IndexError, ValueError, OSError):
+            raise DataError(f"{where}: a data: image URL that does not decode") from None
     if isinstance(src, dict) and src.get("bytes"):
         src = Image.open(io.BytesIO(src["bytes"]))
     elif isinstance(src, dict) and src.get("path"):
         src = src["path"]
     if isinstance(src, str):
-        path = Path(src) if Path(src).is_absolute() or base is None else base / src
+        path = _resolve(src, bases)
         try:
             src = Image.open(path)
             src.load()
