@@ -278,10 +278,20 @@ class IdentityCfg(_Strict):
     hub_org: str = Field("zenlm", min_length=1, description="Hub namespace for uploads")
 
 
-class SourceCfg(_Strict):
-    """Bring-your-own data: a local JSONL file, or a Hub dataset by id with a column mapping."""
+RECIPE_DOCS = ("kind", "license", "card")  # recipe fields that document, not configure
 
-    name: str = Field(description="names the source in counts and media paths")
+
+def recipes() -> dict[str, dict]:
+    """configs/recipes.yaml: public datasets by name (`{recipe: <name>}` in data.sources)."""
+    return _read_yaml(configs_dir() / "recipes.yaml")
+
+
+class SourceCfg(_Strict):
+    """Bring-your-own data: a local JSONL file, or a Hub dataset by id with a column mapping, or a
+    public dataset by recipe name (configs/recipes.yaml)."""
+
+    recipe: str | None = Field(None, description="a configs/recipes.yaml entry; fields set here override it")
+    name: str = Field(description="names the source in counts and media paths (a recipe's name by default)")
     path: str | None = Field(None, description="local JSONL, relative to the project root")
     hub: str | None = Field(
         None, description="Hub dataset id (or a local dataset folder) for datasets.load_dataset"
@@ -289,16 +299,22 @@ class SourceCfg(_Strict):
     subset: str | None = Field(None, description="dataset configuration name")
     split: str = "train"
     revision: str | None = Field(None, description="dataset commit to pin")
-    format: Literal["messages", "sharegpt", "columns", "llamafactory"] = Field(
+    format: Literal["messages", "sharegpt", "columns", "llamafactory", "cauldron"] = Field(
         "messages",
         description="messages: ours (also OpenAI-style tool_calls and LLaMA-Factory typed blocks); "
-        "sharegpt: from/value; columns: see `columns`; llamafactory: `path` is a dataset_info.json",
+        "sharegpt: from/value; columns: see `columns`; llamafactory: `path` is a dataset_info.json; "
+        "cauldron: the_cauldron's images + texts [{user, assistant}]",
     )
     dataset: str | None = Field(None, description="format llamafactory: the dataset_info.json entry to read")
     media_dir: str | None = Field(
         None,
         description="folder the rows' media paths are relative to (LLaMA-Factory's media_dir); default the "
         "file's folder (a dataset_info.json's), then the project root",
+    )
+    reasoning: Literal["as_is", "distill"] = Field(
+        "as_is",
+        description="as_is: the rows' own reasoning (if any); distill: the distiller writes it, kept only when "
+        "its answer matches the row's (data.distill)",
     )
     coords: Literal["thousandths", "pixels"] = Field(
         "thousandths",
@@ -322,6 +338,18 @@ class SourceCfg(_Strict):
         description="a sample over train.max_length: error names its file and line; drop skips and counts it",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_recipe(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("recipe") is None:
+            return data
+        known = recipes()
+        name = data["recipe"]
+        if name not in known:
+            raise ValueError(f"unknown recipe {name!r} (configs/recipes.yaml has {', '.join(sorted(known))})")
+        recipe = {k: v for k, v in known[name].items() if k not in RECIPE_DOCS}
+        return {"name": name, **recipe, **data}
+
     @model_validator(mode="after")
     def _check(self) -> SourceCfg:
         if (self.path is None) == (self.hub is None):
@@ -331,6 +359,17 @@ class SourceCfg(_Strict):
                 f"source '{self.name}': format llamafactory needs path (its dataset_info.json) and dataset"
             )
         return self
+
+
+class DistillCfg(_Strict):
+    """Reasoning written by a model for sources with `reasoning: distill` (rejection sampling)."""
+
+    model: str | None = Field(
+        None, description="model folder that writes the reasoning; default the variant's base"
+    )
+    attempts: int = Field(2, ge=1, description="tries per turn: the first greedy, the rest sampled")
+    max_new_tokens: int = Field(2048, gt=0, description="reasoning and answer budget per try")
+    seed: int = 0
 
 
 class DataCfg(_Strict):
@@ -353,6 +392,7 @@ class DataCfg(_Strict):
     identity_image_share: float = Field(
         0.3, ge=0, le=1, description="share of identity questions asked with an image"
     )
+    distill: DistillCfg = DistillCfg()
     video_fps: float = Field(2.0, gt=0, description="frames per second sampled from video files in sources")
     video_min_frames: int = Field(4, ge=2, description="fewest frames sampled from a video file")
     video_max_frames: int = Field(32, ge=2, description="most frames sampled from a video file")

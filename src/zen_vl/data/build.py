@@ -31,6 +31,7 @@ from zen_vl.base.load import chat_template_text
 from zen_vl.config import ZenConfig
 from zen_vl.data import draw, llamafactory
 from zen_vl.data.context import SPLITS, Ctx, MediaWriter
+from zen_vl.data.distill import distill
 from zen_vl.data.general import general
 from zen_vl.data.gui import gui
 from zen_vl.data.identity import identity
@@ -98,6 +99,14 @@ def source_files(cfg: ZenConfig, root: Path) -> dict[str, str]:
                 files.append(llamafactory.dataset_entry(path, src.dataset)[0])
         for f in files:
             out[str(f)] = file_hash(f) if f.is_file() else "missing"
+        if src.reasoning == "distill":  # the distiller's weights decide what is kept
+            given = cfg.data.distill.model
+            model = Path(given) if given else Layout(root).base(cfg.size, cfg.base)
+            model = model if model.is_absolute() else root / model
+            weights = sorted(model.glob("*.safetensors")) if model.is_dir() else []
+            out[f"distiller:{model}"] = fingerprint(
+                [(w.name, w.stat().st_size, w.stat().st_mtime_ns) for w in weights]
+            )
     return out
 
 
@@ -179,7 +188,13 @@ def generate(
 
 
 def add_sources(
-    cfg: ZenConfig, splits: dict[str, list[dict]], media: MediaWriter, project_root: Path
+    cfg: ZenConfig,
+    splits: dict[str, list[dict]],
+    media: MediaWriter,
+    project_root: Path,
+    distiller: Path | None = None,
+    *,
+    progress: bool = True,
 ) -> dict[str, dict]:
     """Load, validate and split every `data.sources` entry into the splits; returns per source what
     was dropped (by reason, `on_invalid: drop`) and how many identity placeholders were filled."""
@@ -187,6 +202,12 @@ def add_sources(
     report = {}
     for src in cfg.data.sources:
         loaded = load_source(src, media, project_root, cfg.identity, video)
+        distilled = None
+        if src.reasoning == "distill":
+            model = Path(cfg.data.distill.model) if cfg.data.distill.model else distiller
+            if model is not None and not model.is_absolute():
+                model = project_root / model
+            loaded.samples, distilled = distill(cfg, loaded.samples, model, media.root, progress=progress)
         kept = []
         for where, sample in loaded.samples:
             problems = sample_problems(sample, media_root=media.root, template=cfg.template)
@@ -213,6 +234,7 @@ def add_sources(
             "dropped_invalid": dict(loaded.dropped.most_common()),
             "placeholders_filled": loaded.placeholders,
             "coords_converted": loaded.coords_converted,
+            **({"distilled": distilled} if distilled else {}),
         }
     return report
 
@@ -288,7 +310,8 @@ def build_dataset(
     with building(dest, replace=True) as tmp:
         media = MediaWriter(tmp)
         splits, redrawn = generate(cfg, media, progress=progress)
-        sources = add_sources(cfg, splits, media, layout.root)
+        distiller = layout.base(cfg.size, cfg.base)
+        sources = add_sources(cfg, splits, media, layout.root, distiller, progress=progress)
         for split, samples in splits.items():
             random.Random(f"{cfg.data.seed}/shuffle/{split}").shuffle(samples)
         tokens = (
@@ -363,6 +386,12 @@ def summary(dest: Path, manifest: dict) -> str:
         if dropped:
             lines.append(f"  {name}: dropped {sum(dropped.values())} invalid sample(s):")
             lines += [f"    {n:>5}  {reason}" for reason, n in dropped.items()]
+        if info.get("distilled"):
+            d = info["distilled"]
+            lines.append(
+                f"  {name}: reasoning distilled by {d['model']}: {d['kept']} kept, "
+                f"{d['rejected_wrong_answer']} rejected (wrong answer), {d['rejected_tool_calls']} (tool calls)"
+            )
         if info["placeholders_filled"]:
             lines.append(
                 f"  {name}: {info['placeholders_filled']} {{{{name}}}}/{{{{author}}}} placeholder(s) filled"

@@ -184,9 +184,11 @@ def _hub(src: SourceCfg, media: MediaWriter, video: VideoSampling) -> Loaded:
     try:
         ds = datasets.load_dataset(src.hub, src.subset, split=src.split, revision=src.revision)
     except Exception as exc:  # the datasets library raises many types; all mean "cannot read it"
+        recipe = f" (recipe {src.recipe}, configs/recipes.yaml)" if src.recipe else ""
         raise DataError(
-            f"data source '{src.name}': cannot load Hub dataset {src.hub!r} (split {src.split!r}): "
-            f"{type(exc).__name__}: {exc}. Without network, use a local `path:` source instead."
+            f"data source '{src.name}'{recipe}: cannot load Hub dataset {src.hub!r} (split {src.split!r}): "
+            f"{type(exc).__name__}: {exc}. Without network, use a local `path:` source instead, or train "
+            "on the generated data only: data.sources=[]"
         ) from None
     out = Loaded()
     for row_no, row in enumerate(ds.select(range(min(src.limit, len(ds))))):
@@ -203,7 +205,31 @@ def _hub(src: SourceCfg, media: MediaWriter, video: VideoSampling) -> Loaded:
     return out
 
 
+def from_cauldron(row: dict, where: str) -> dict:
+    """A the_cauldron row (HuggingFaceM4/the_cauldron): `images` (the row's images) and `texts`, a
+    list of {user, assistant, source} turns; the images open the first user turn."""
+    texts = row.get("texts")
+    if not isinstance(texts, list) or not texts:
+        raise DataError(f"{where}: no 'texts' list of {{user, assistant}} turns (columns: {sorted(row)})")
+    messages: list[dict] = []
+    for k, turn in enumerate(texts):
+        if (
+            not isinstance(turn, dict)
+            or not isinstance(turn.get("user"), str)
+            or not isinstance(turn.get("assistant"), str)
+        ):
+            raise DataError(f"{where}: texts[{k}] is not a {{user, assistant}} pair of strings")
+        content = [{"type": "image", "image": img} for img in (_as_list(row.get("images")) if k == 0 else [])]
+        messages += [
+            {"role": "user", "content": [*content, {"type": "text", "text": turn["user"]}]},
+            {"role": "assistant", "content": turn["assistant"]},
+        ]
+    return {"messages": messages}
+
+
 def _convert_row(row: dict, src: SourceCfg, where: str) -> dict:
+    if src.format == "cauldron":
+        return from_cauldron(row, where)
     if src.format == "messages":
         return _from_messages(row, src.columns, where)
     if src.format == "sharegpt":
