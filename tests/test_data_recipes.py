@@ -5,6 +5,9 @@ Where each schema was read:
 - Salesforce/xlam-function-calling-60k: its dataset card ("JSON Data Format for Query and Answers":
   `id`, `query`, `tools` and `answers` as JSON strings; config `dataset`, file
   xlam_function_calling_60k.json; CC-BY-4.0, gated).
+- agent-studio/GroundUI-18K: pushed by agent-studio's own script (`push_ground_ui_18k`: columns
+  image_path, image (Image), instruction, bbox, resolution, source, platform); bbox is absolute
+  [x1, y1, x2, y2] (read as `bbox_type: absolute, bbox_format: xyxy` by public training code).
 - HuggingFaceM4/the_cauldron: one config per subset (`ai2d/`, `chartqa/`, `screen2words/` parquet
   shards); a row is `{"images": [PIL images], "texts": [{"user", "assistant", "source"}]}` (the card's
   viewer; torchtune's `the_cauldron_dataset` and lijunxian111/ChemVlm datagen/gen_cauldron_images.py
@@ -137,6 +140,37 @@ def test_xlam_recipe_reads_its_real_schema(tmp_path):
         },
         "required": [],  # it has a default
     }
+
+
+def test_groundui_recipe_clicks_the_box_centre(tmp_path):
+    import datasets
+
+    folder = tmp_path / "GroundUI-18K"
+    (folder / "data").mkdir(parents=True)
+    rows = {
+        "image_path": ["web/0001.png", "mobile/0002.png"],
+        "image": [Image.new("RGB", (400, 300), "white"), Image.new("RGB", (200, 400), "white")],
+        "instruction": ["Open the settings menu", "Tap the search icon"],
+        "bbox": [[300.0, 30.0, 340.0, 60.0], [10.0, 380.0, 30.0, 400.0]],
+        "resolution": [[800, 600], [200, 400]],  # the first screenshot stored at half its resolution
+        "source": ["webui", "aitw"],
+        "platform": ["web", "mobile"],
+    }
+    feats = datasets.Features(
+        {"image_path": datasets.Value("string"), "image": datasets.Image(), "instruction": datasets.Value("string"),
+         "bbox": datasets.Sequence(datasets.Value("float64")), "resolution": datasets.Sequence(datasets.Value("int64")),
+         "source": datasets.Value("string"), "platform": datasets.Value("string")}
+    )  # fmt: skip
+    datasets.Dataset.from_dict(rows, features=feats).to_parquet(
+        folder / "data" / "train-00000-of-00001.parquet"
+    )
+    _, _, out = _build(
+        tmp_path, "agent", [{"recipe": "groundui-18k", "hub": str(folder), "eval_fraction": 0}]
+    )
+    calls = {r["messages"][0]["content"][1]["text"]: r["messages"][1]["tool_calls"] for r in out}
+    assert calls["Open the settings menu"] == [{"name": "click", "arguments": {"coordinate": [400, 75]}}]
+    assert calls["Tap the search icon"] == [{"name": "click", "arguments": {"coordinate": [100, 975]}}]
+    assert out[0]["tools"][0]["function"]["name"] == "click"
 
 
 @pytest.mark.parametrize("recipe", ["cauldron-screen2words", "cauldron-ai2d", "cauldron-chartqa"])

@@ -299,11 +299,12 @@ class SourceCfg(_Strict):
     subset: str | None = Field(None, description="dataset configuration name")
     split: str = "train"
     revision: str | None = Field(None, description="dataset commit to pin")
-    format: Literal["messages", "sharegpt", "columns", "llamafactory", "cauldron"] = Field(
+    format: Literal["messages", "sharegpt", "columns", "llamafactory", "cauldron", "grounding"] = Field(
         "messages",
         description="messages: ours (also OpenAI-style tool_calls and LLaMA-Factory typed blocks); "
         "sharegpt: from/value; columns: see `columns`; llamafactory: `path` is a dataset_info.json; "
-        "cauldron: the_cauldron's images + texts [{user, assistant}]",
+        "cauldron: the_cauldron's images + texts [{user, assistant}]; grounding: image + instruction + bbox "
+        "as a click at the box centre",
     )
     dataset: str | None = Field(None, description="format llamafactory: the dataset_info.json entry to read")
     media_dir: str | None = Field(
@@ -316,10 +317,10 @@ class SourceCfg(_Strict):
         description="as_is: the rows' own reasoning (if any); distill: the distiller writes it, kept only when "
         "its answer matches the row's (data.distill)",
     )
-    coords: Literal["thousandths", "pixels"] = Field(
+    coords: Literal["thousandths", "pixels", "relative"] = Field(
         "thousandths",
-        description="boxes/points in answers and tool calls: Qwen3-VL's 0-1000 grid, or absolute pixels "
-        "of the image (Qwen2.5-VL's convention), converted",
+        description="boxes/points in answers and tool calls (and a grounding row's bbox): Qwen3-VL's 0-1000 "
+        "grid, absolute pixels of the image (Qwen2.5-VL's convention), or 0-1 (grounding rows); converted",
     )
     on_invalid: Literal["error", "drop"] = Field(
         "error",

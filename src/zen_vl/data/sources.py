@@ -196,7 +196,7 @@ def _hub(src: SourceCfg, media: MediaWriter, video: VideoSampling) -> Loaded:
         try:
             sample = _convert_row(row, src, where)
             _import_media(sample, (), media, f"{src.name}/{row_no:06d}", where, video)
-            if src.coords == "pixels":
+            if src.coords == "pixels" and src.format != "grounding":  # grounding rows convert themselves
                 out.coords_converted += to_thousandths(sample, media.root, where)
         except DataError as exc:
             out.drop(src, where, str(exc))
@@ -227,7 +227,49 @@ def from_cauldron(row: dict, where: str) -> dict:
     return {"messages": messages}
 
 
+def from_grounding(row: dict, src: SourceCfg, where: str) -> dict:
+    """A GUI grounding row (an instruction naming one element, its box) as a `click` at the box's
+    centre in 0-1000 coordinates, the `click` tool declared. `coords` says how the box is given:
+    pixels [x1, y1, x2, y2] of the `resolution` column (else of the image), relative 0-1, or
+    thousandths."""
+    from zen_vl.data.gui import TOOLS
+
+    def col(field: str):
+        return row.get(src.columns.get(field, field))
+
+    image, text, box = col("image"), col("instruction"), col("bbox")
+    if image is None or not isinstance(text, str) or not isinstance(box, list | tuple) or len(box) != 4:
+        raise DataError(
+            f"{where}: a grounding row needs image, instruction and a 4-number bbox (columns: {sorted(row)})"
+        )
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if src.coords == "pixels":
+        size = col("resolution")
+        if not (isinstance(size, list | tuple) and len(size) == 2):
+            size = _open(image, (), where).size
+        w, h = (float(v) for v in size)
+        scale = (1000 / w, 1000 / h)
+    else:
+        scale = (1000.0, 1000.0) if src.coords == "relative" else (1.0, 1.0)
+    point = [round((x1 + x2) / 2 * scale[0]), round((y1 + y2) / 2 * scale[1])]
+    if not all(0 <= v <= 1000 for v in point):
+        raise DataError(f"{where}: bbox {list(box)} lies outside the image ({src.coords} coordinates)")
+    return {
+        "tools": [TOOLS["click"]],
+        "messages": [
+            {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"name": "click", "arguments": {"coordinate": point}}],
+            },
+        ],
+    }
+
+
 def _convert_row(row: dict, src: SourceCfg, where: str) -> dict:
+    if src.format == "grounding":
+        return from_grounding(row, src, where)
     if src.format == "cauldron":
         return from_cauldron(row, where)
     if src.format == "messages":
