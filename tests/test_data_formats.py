@@ -274,6 +274,31 @@ def test_typed_blocks_keep_reasoning_and_tool_calls_for_the_thinking_variant(tmp
     assert params["type"] == "object" and params["properties"]["city"]["type"] == "string"
 
 
+def test_a_turn_with_loss_weight_0_is_context_not_supervised(tiny_base):
+    from zen_vl.base.load import load_processor
+    from zen_vl.chat import IGNORE_INDEX, render
+    from zen_vl.data.llamafactory import from_typed_blocks
+
+    def turn(role, text, weight):
+        return {"role": role, "content": [{"type": "text", "value": text}], "loss_weight": weight}
+
+    record = {"messages": [turn("user", "hi", 0.0), turn("assistant", "FIRST ANSWER", 0.0),
+                           turn("user", "again", 0.0), turn("assistant", "SECOND ANSWER", 1.0)]}  # fmt: skip
+    sample = from_typed_blocks(record, "v1_sft_demo.jsonl:1")
+    assert sample["messages"][1]["loss"] is False and "loss" not in sample["messages"][3]
+    processor = load_processor(tiny_base)
+    batch = render(sample, processor)
+    labels = batch["labels"][0]
+    supervised = processor.tokenizer.decode(labels[labels != IGNORE_INDEX])
+    assert "SECOND ANSWER" in supervised and "FIRST ANSWER" not in supervised
+    everything = {**record, "messages": [{**m, "loss_weight": 0.0} for m in record["messages"]]}
+    from zen_vl.data.schema import sample_problems
+
+    assert "nothing to learn" in " ".join(
+        sample_problems(from_typed_blocks(everything, "x"), media_root=None)
+    )
+
+
 def test_ms_swift_and_openai_messages(tmp_path):
     Image.new("RGB", (32, 32), "blue").save(tmp_path / "blue.png")
     tools = [{"type": "function", "function": {"name": "realtime_aqi", "description": "AQI",

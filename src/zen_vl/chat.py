@@ -112,10 +112,15 @@ def _generation_header(processor, tools: list | None) -> list[int]:
 
 
 def assistant_labels(
-    input_ids: torch.Tensor, header: list[int], role_header: list[int], im_end: int, skip_turns: int = 0
+    input_ids: torch.Tensor,
+    header: list[int],
+    role_header: list[int],
+    im_end: int,
+    skip_turns: int = 0,
+    context: frozenset[int] = frozenset(),
 ) -> torch.Tensor:
     """Labels for one sequence: assistant turns after their header through <|im_end|>, else ignored;
-    the first `skip_turns` assistant turns are context, not supervised.
+    the first `skip_turns` assistant turns, and those numbered in `context`, are not supervised.
 
     `role_header` opens every assistant turn (`<|im_start|>assistant\n`); `header` is the full
     generation prompt, which may go on (`<think>\n`) and is skipped too where a turn has it.
@@ -135,7 +140,7 @@ def assistant_labels(
             end = start
             while end < len(ids) and ids[end] != im_end:
                 end += 1
-            if turn >= skip_turns:
+            if turn >= skip_turns and turn not in context:
                 for j in range(start, min(end + 1, len(ids))):
                     labels[j] = ids[j]
             turn += 1
@@ -187,8 +192,15 @@ def render(
         role_header=tok(f"{IM_START}assistant\n", add_special_tokens=False)["input_ids"],
         im_end=tok.convert_tokens_to_ids(IM_END),
         skip_turns=skip_turns,
+        context=context_turns(messages),
     )
     return {**batch, "labels": labels.unsqueeze(0)}
+
+
+def context_turns(messages: list[dict]) -> frozenset[int]:
+    """Ordinals of the assistant turns marked `"loss": false` (rendered as context, not supervised)."""
+    answers = [m for m in messages if m.get("role") == "assistant"]
+    return frozenset(k for k, m in enumerate(answers) if m.get("loss") is False)
 
 
 def opens_reasoning(processor) -> bool:
@@ -218,7 +230,7 @@ def training_views(sample: dict, processor) -> list[tuple[dict, int]]:
     views = []
     for q, start in enumerate(queries):
         end = queries[q + 1] if q + 1 < len(queries) else len(messages)
-        if not any(m.get("role") == "assistant" for m in messages[start:end]):
+        if not any(m.get("role") == "assistant" and m.get("loss") is not False for m in messages[start:end]):
             continue
         skip = sum(m.get("role") == "assistant" for m in messages[:start])
         views.append(({**sample, "messages": messages[:end]}, skip))

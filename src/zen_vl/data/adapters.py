@@ -109,12 +109,14 @@ def from_openai(record: dict, where: str = "record") -> dict:
         if not isinstance(turn, dict):
             messages.append(turn)  # the validator names it
             continue
-        msg = {key: value for key, value in turn.items() if key not in ("loss", "loss_scale")}
-        if turn.get("loss") is False or turn.get("loss_scale") not in (None, 1, 1.0):
-            raise DataError(
-                f"{at}: per-turn loss settings other than on (every assistant turn is supervised)"
-            )
+        msg = {key: value for key, value in turn.items() if key != "loss_scale"}
+        if turn.get("loss_scale") not in (None, 0, 1):
+            raise DataError(f"{at}: loss_scale {turn['loss_scale']}: only 0 (context) or 1 is supported")
+        if turn.get("loss_scale") == 0:
+            msg["loss"] = False
         role = msg.get("role")
+        if msg.get("loss") is None or role not in ("assistant", "tool_call"):
+            msg.pop("loss", None)  # ms-swift: None is its default; loss only acts on assistant turns
         if msg.get("content") is None and "content" in msg:
             msg["content"] = ""
         if role == "tool_call":

@@ -15,7 +15,7 @@ Read against LLaMA-Factory's own code and files (hiyouga/LLaMA-Factory at ff6d4d
   row's media in order, paths relative to the dataset_info.json folder (LLaMA-Factory's media_dir);
 - typed blocks (LLaMA-Factory v1, e.g. reason_tool_use_demo_50.jsonl): messages whose content is a
   list of `{"type": text|reasoning|tool_call|image_url|video_url, "value": ...}`, with an optional
-  per-message `loss_weight`.
+  per-message `loss_weight` (0: the turn is context, `"loss": false`; 1: supervised).
 """
 
 from __future__ import annotations
@@ -237,10 +237,8 @@ def from_typed_blocks(record: dict, where: str) -> dict:
         at = f"{where}: messages[{k}]"
         role, content = msg.get("role"), msg.get("content")
         weight = msg.get("loss_weight", 1.0)
-        if role == "assistant" and weight not in (1, 1.0):
-            raise DataError(
-                f"{at}: loss_weight {weight} on an assistant turn (every assistant turn is supervised)"
-            )
+        if role == "assistant" and weight not in (0, 1):
+            raise DataError(f"{at}: loss_weight {weight}: only 0 (context) or 1 (supervised) is supported")
         blocks, calls, reasoning = [], [], ""
         for b, block in enumerate(
             content if isinstance(content, list) else [{"type": "text", "value": content}]
@@ -267,6 +265,8 @@ def from_typed_blocks(record: dict, where: str) -> dict:
             out["reasoning_content"] = reasoning
         if calls:
             out["tool_calls"] = calls
+        if role == "assistant" and weight == 0:
+            out["loss"] = False
         messages.append(out)
     sample: dict[str, Any] = {"messages": messages}
     if record.get("tools"):

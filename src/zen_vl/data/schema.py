@@ -13,7 +13,7 @@ One sample per line:
         {"role": "assistant", "content": "..."}]}
 
 Content is a string or a list of blocks (`text`, `image`, `video`); media paths are relative to
-the JSONL file's folder. This is the shape TRL and LLaMA-Factory users already have. Reasoning may
+the JSONL file's folder. An assistant turn with `"loss": false` is context: rendered, not supervised. This is the shape TRL and LLaMA-Factory users already have. Reasoning may
 also be written inline as `<think>...</think>` at the start of the assistant content.
 """
 
@@ -183,9 +183,14 @@ def sample_problems(sample: dict, *, media_root: Path | None, template: str = "i
             )
         if role == "assistant":
             problems.extend(_assistant_problems(msg, where, declared, template))
-        elif "tool_calls" in msg or "reasoning_content" in msg:
-            problems.append(f"{where}: only assistant messages carry tool_calls or reasoning_content")
+        elif "tool_calls" in msg or "reasoning_content" in msg or "loss" in msg:
+            problems.append(f"{where}: only assistant messages carry tool_calls, reasoning_content or loss")
+        if "loss" in msg and not isinstance(msg["loss"], bool):
+            problems.append(f"{where}: loss must be true or false (false: context, not supervised)")
 
+    answers = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+    if answers and all(m.get("loss") is False for m in answers):
+        problems.append("every assistant turn has loss: false: nothing to learn")
     last = messages[-1].get("role") if isinstance(messages[-1], dict) else None
     if last != "assistant":
         problems.append(f"the last message must be the assistant's (got {last!r}): nothing to learn")
