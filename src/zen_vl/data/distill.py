@@ -72,7 +72,11 @@ def distill(
         raise DataError(
             f"reasoning: distill: no model at {model_dir} (set data.distill.model or make download)"
         )
+    import torch
+
     processor, model = load_base(Path(model_dir), cfg.size, dtype="auto")
+    if torch.cuda.is_available():
+        model = model.to("cuda")  # one GPU (4B/8B); a 30B distiller needs a model folder you serve yourself
     d = cfg.data.distill
     pending: dict[tuple[int, int], dict] = {}
     found: dict[tuple[int, int], str] = {}
