@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
+from fsdp_steps import SAMPLES
 
 from zen_vl.base.load import load_processor
 from zen_vl.chat import render
@@ -21,19 +21,7 @@ from zen_vl.train.loss import supervised_loss
 from zen_vl.train.model import load_model, prepare
 
 REPO = Path(__file__).resolve().parents[1]
-TEXT = {"messages": [{"role": "user", "content": "USER one"}, {"role": "assistant", "content": "ANSWER one"}]}
-IMAGE = {
-    "messages": [
-        {
-            "role": "user",
-            "content": [
-                {"type": "image", "image": Image.new("RGB", (64, 64), "red")},
-                {"type": "text", "text": "colour?"},
-            ],
-        },
-        {"role": "assistant", "content": "red"},
-    ]
-}
+IMAGE, TEXT = SAMPLES  # an image sample and a text-only one
 
 
 def _model(tiny_base, hooked: bool):
