@@ -155,7 +155,8 @@ def decoding_text(results: dict) -> str:
                 f"{label} sampled (temperature {d['temperature']}, top-p {d['top_p']}, top-k {d['top_k']}, "
                 f"{d['samples']} per case, seed {d['seed']})"
             )
-    return "; ".join(parts) + f"; at most {results['eval']['max_new_tokens']} new tokens"
+    budget = (results.get("eval") or {}).get("max_new_tokens")  # results.json from before it was recorded
+    return "; ".join(parts) + (f"; at most {budget} new tokens" if budget else "")
 
 
 def markdown(results: dict) -> str:
