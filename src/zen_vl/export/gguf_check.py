@@ -75,7 +75,8 @@ def llama_logits(llama: LlamaCpp, gguf: Path, seq: list[int]) -> np.ndarray:
 
 def logit_parity(llama: LlamaCpp, gguf: Path, hf_folder: Path, *, steps: int = 16) -> dict:
     """Per prompt, over the prompt's last position and HF's greedy continuation fed to both: the max
-    |Δ logit|, and whether llama.cpp's argmax is HF's at every step (the same greedy continuation)."""
+    |Δ logit|, and whether llama.cpp's argmax is HF's at every step (the same greedy continuation),
+    a flip inside a near-tie (HF's two logits closer than 2·max|Δ|) allowed and counted (`argmax_flips`)."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoTokenizer
 
@@ -89,14 +90,22 @@ def logit_parity(llama: LlamaCpp, gguf: Path, hf_folder: Path, *, steps: int = 1
         ids = prompt_ids(tokenizer, text)
         tokens, ref = hf_continuation(model, ids, steps, stop)
         got = llama_logits(llama, gguf, ids + tokens)[len(ids) - 1 : len(ids) - 1 + len(ref)]
+        diff = float(np.abs(ref - got).max())
+        # llama.cpp's pick at each step, and how far below HF's top logit HF puts it: a flip between two
+        # logits closer than twice the measured |Δ| (a near-tie, below F16 rounding) is not a
+        # disagreement, and is counted.
+        picked = got.argmax(-1)
+        gap = ref.max(-1) - ref[np.arange(len(ref)), picked]
+        flips = picked != ref.argmax(-1)
         rows.append(
             {
                 "prompt": text,
                 "continuation": tokenizer.decode(tokens),
                 "positions": len(ref),
-                "max_abs_diff": float(np.abs(ref - got).max()),
+                "max_abs_diff": diff,
                 "logit_range": float(ref.max() - ref.min()),
-                "same_greedy": bool((ref.argmax(-1) == got.argmax(-1)).all()),
+                "argmax_flips": int(flips.sum()),
+                "same_greedy": bool((~flips | (gap <= 2 * diff)).all()),
             }
         )
     return {
