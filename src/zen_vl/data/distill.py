@@ -61,7 +61,6 @@ def distill(
 ) -> tuple[list[tuple[str, dict]], dict]:
     """The samples whose every reasoning-less turn the distiller answered right, with its reasoning;
     and the counts (turns asked, kept and rejected samples, attempts)."""
-    from zen_vl.base.load import load_base
     from zen_vl.evaluate.generate import generate
 
     if cfg.template != "thinking":
@@ -73,8 +72,13 @@ def distill(
             f"reasoning: distill: no model at {model_dir} (set data.distill.model or make download)"
         )
     import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    processor, model = load_base(Path(model_dir), cfg.size, dtype="auto")
+    # A base or a finetuned merged folder: any local Qwen3-VL model folder with its processor.
+    processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
+    if not hasattr(processor, "image_processor"):
+        raise DataError(f"reasoning: distill: {model_dir} has no image processor (preprocessor_config.json)")
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype="auto", local_files_only=True).eval()
     if torch.cuda.is_available():
         model = model.to("cuda")  # one GPU (4B/8B); a 30B distiller needs a model folder you serve yourself
     d = cfg.data.distill
