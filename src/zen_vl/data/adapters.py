@@ -53,7 +53,7 @@ def from_sharegpt(record: dict, *, where: str = "record") -> dict:
             continue
         if role == "user":
             messages.append(
-                {"role": role, "content": _blocks(value, images, videos, f"{where}: conversations[{k}]")}
+                {"role": role, "content": media_blocks(value, images, videos, f"{where}: conversations[{k}]")}
             )
         else:
             messages.append({"role": role, "content": value})
@@ -71,7 +71,7 @@ def from_sharegpt(record: dict, *, where: str = "record") -> dict:
     return sample
 
 
-def _blocks(value: str, images: list, videos: list, where: str) -> list[dict]:
+def media_blocks(value: str, images: list, videos: list, where: str) -> list[dict]:
     blocks = []
     for part in MEDIA_TAG.split(value):
         if part == "<image>":
@@ -120,7 +120,7 @@ def from_openai(record: dict, where: str = "record") -> dict:
         if msg.get("content") is None and "content" in msg:
             msg["content"] = ""
         if role == "tool_call":
-            calls = _tool_calls([msg.get("content")], at)
+            calls = tool_calls([msg.get("content")], at)
             if messages and messages[-1].get("role") == "assistant":  # text, or calls, before it
                 messages[-1].setdefault("tool_calls", []).extend(calls)
             else:
@@ -129,13 +129,13 @@ def from_openai(record: dict, where: str = "record") -> dict:
         if role == "tool_response":
             msg["role"] = "tool"
         if msg.get("tool_calls"):
-            msg["tool_calls"] = _tool_calls(msg["tool_calls"], at)
+            msg["tool_calls"] = tool_calls(msg["tool_calls"], at)
         msg.pop("tool_call_id", None)
         if msg.get("role") == "tool":
             msg.pop("name", None)
         content = msg.get("content")
         if isinstance(content, str) and MEDIA_TAG.search(content) and (images or videos):
-            msg["content"] = _blocks(content, images, videos, at)
+            msg["content"] = media_blocks(content, images, videos, at)
         elif isinstance(content, list):
             msg["content"] = [_openai_block(b) for b in content]
         messages.append(msg)
@@ -153,7 +153,9 @@ def from_openai(record: dict, where: str = "record") -> dict:
     return sample
 
 
-def _tool_calls(calls: list, where: str) -> list[dict]:
+def tool_calls(calls: list, where: str) -> list[dict]:
+    """Calls as {name, arguments}: each a dict, an OpenAI {function: ...} wrapper or JSON text of either
+    (or of a list of them), arguments as a dict or JSON text."""
     out = []
     for call in calls:
         if isinstance(call, str):
@@ -161,6 +163,9 @@ def _tool_calls(calls: list, where: str) -> list[dict]:
                 call = json.loads(call)
             except json.JSONDecodeError:
                 raise DataError(f"{where}: tool call is not JSON: {call[:80]!r}") from None
+        if isinstance(call, list):
+            out += tool_calls(call, where)
+            continue
         if not isinstance(call, dict):
             raise DataError(f"{where}: tool call is not an object")
         call = call.get("function", call)

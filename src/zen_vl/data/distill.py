@@ -18,9 +18,6 @@ from pathlib import Path
 from zen_vl.config import ZenConfig
 from zen_vl.data.schema import DataError
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-
-
 LABEL = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\b(?:\s+is\b)?\s*[:：]?\s*", re.IGNORECASE)
 
 
@@ -28,15 +25,6 @@ def normalise(text: str) -> str:
     """An answer for comparison: an "Answer:" / "The answer is" label, case, spacing and punctuation
     dropped ("Answer: B" and "b." compare equal)."""
     return " ".join(re.sub(r"[^\w]+", " ", LABEL.sub("", text.strip()).casefold()).split())
-
-
-def reasoned(output: str) -> tuple[str, str] | None:
-    """(reasoning, answer) of a Thinking-template continuation, or None when it is not one."""
-    body = output.removeprefix(THINK_OPEN).lstrip()
-    if body.count(THINK_CLOSE) != 1 or THINK_OPEN in body:
-        return None
-    reasoning, answer = (part.strip() for part in body.split(THINK_CLOSE))
-    return (reasoning, answer) if reasoning and answer else None
 
 
 def _turns(sample: dict) -> list[int] | None:
@@ -62,6 +50,7 @@ def distill(
     """The samples whose every reasoning-less turn the distiller answered right, with its reasoning;
     and the counts (turns asked, kept and rejected samples, attempts)."""
     from zen_vl.evaluate.generate import generate
+    from zen_vl.evaluate.scoring import split_thinking
 
     if cfg.template != "thinking":
         raise DataError(
@@ -112,10 +101,10 @@ def distill(
             sample_seed=None if attempt == 0 else d.seed + attempt,
         )
         for (i, k), output in zip(keys, outputs, strict=True):
-            parts = reasoned(output)
+            reasoning, answer, valid = split_thinking(output, thinking=True)
             reference = samples[i][1]["messages"][k]["content"]
-            if parts and isinstance(reference, str) and normalise(parts[1]) == normalise(reference):
-                found[(i, k)] = parts[0]
+            if valid and isinstance(reference, str) and normalise(answer) == normalise(reference):
+                found[(i, k)] = reasoning
                 del pending[(i, k)]
     failed = {i for i, _ in pending}
     kept = []

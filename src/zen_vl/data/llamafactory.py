@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zen_vl.data.adapters import MEDIA_TAG
+from zen_vl.data.adapters import MEDIA_TAG, media_blocks, tool_calls
 from zen_vl.data.schema import DataError, read_text
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
@@ -95,13 +95,16 @@ def convert(record: dict, attr: dict, where: str) -> dict:
     for k, (role, value) in enumerate(turns):
         at = f"{where}: turn {k}"
         if role == "function":
-            calls = _calls(value, at)
+            calls = tool_calls([value], at)
             if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
                 messages[-1]["tool_calls"] = calls  # text then its call: one assistant turn
             else:
                 messages.append({"role": "assistant", "content": "", "tool_calls": calls})
         elif role == "user":
-            messages.append({"role": "user", "content": _with_media(value, images, videos, at)})
+            tagged = isinstance(value, str) and MEDIA_TAG.search(value)
+            messages.append(
+                {"role": "user", "content": media_blocks(value, images, videos, at) if tagged else value}
+            )
         else:
             messages.append({"role": role, "content": value if isinstance(value, str) else json.dumps(value)})
     if images or videos:
@@ -177,42 +180,6 @@ def _sharegpt_turns(record: dict, cols: dict, tags: dict, where: str) -> tuple[l
     return out, system
 
 
-def _calls(value, where: str) -> list[dict]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise DataError(f"{where}: function call is not JSON: {value[:80]!r}") from None
-    calls = value if isinstance(value, list) else [value]
-    out = []
-    for call in calls:
-        if not isinstance(call, dict) or "name" not in call:
-            raise DataError(f"{where}: a function call needs a name: {json.dumps(call)[:80]}")
-        args = call.get("arguments", {})
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                raise DataError(f"{where}: arguments of {call['name']!r} are not JSON") from None
-        out.append({"name": call["name"], "arguments": args})
-    return out
-
-
-def _with_media(value, images: list, videos: list, where: str):
-    if not isinstance(value, str) or not MEDIA_TAG.search(value):
-        return value
-    blocks = []
-    for part in MEDIA_TAG.split(value):
-        if part in ("<image>", "<video>"):
-            pool, kind = (images, "image") if part == "<image>" else (videos, "video")
-            if not pool:
-                raise DataError(f"{where}: more {part} tags than {kind}s")
-            blocks.append({"type": kind, kind: pool.pop(0)})
-        elif part.strip():
-            blocks.append({"type": "text", "text": part.strip("\n")})
-    return blocks
-
-
 def is_typed(record: dict) -> bool:
     """LLaMA-Factory v1 messages: content lists of {"type", "value"} blocks."""
     messages = record.get("messages")
@@ -249,7 +216,7 @@ def from_typed_blocks(record: dict, where: str) -> dict:
             elif kind == "reasoning":
                 reasoning += value
             elif kind == "tool_call":
-                calls += _calls(value, f"{at}.content[{b}]")
+                calls += tool_calls([value], f"{at}.content[{b}]")
             elif kind in TYPED_MEDIA:
                 blocks.append({"type": TYPED_MEDIA[kind], TYPED_MEDIA[kind]: value})
             else:
