@@ -213,9 +213,8 @@ def add_sources(
             problems = sample_problems(sample, media_root=media.root, template=cfg.template)
             if not problems:
                 kept.append((where, sample))
-            elif src.on_invalid == "drop":
-                for reason in problems[:1]:  # a sample is dropped once, under its first reason
-                    loaded.dropped[reason_kind(reason)] += 1
+            elif src.on_invalid == "drop":  # a sample is dropped once, under its first reason
+                loaded.dropped[reason_kind(problems[0])] += 1
             else:
                 shown = "\n".join(f"  {where}: {p}" for p in problems[:20])
                 raise DataError(
