@@ -17,7 +17,7 @@ INSTALLED := $(VENV)/.installed
 # Command-line variables: the make variables below, or dotted config keys (train.lr=1e-4), which become
 # config overrides, each quoted whole so a value with spaces arrives intact ("data.sources=[{name: a,
 # path: a.jsonl}]"); ARGS="..." adds raw overrides. Anything else stops make before any work.
-MAKE_VARS := SIZE VARIANT NPROC PYTHON TORCH_SPEC FORCE MODEL SCREENSPOT BFCL DEVICE ABLATE DRY_RUN PUSH \
+MAKE_VARS := SIZE VARIANT NPROC PYTHON TORCH_SPEC FORCE MODEL SCREENSPOT BFCL FORMAT DEVICE ABLATE DRY_RUN PUSH \
              ARGS ZEN_VL_ROOT ZEN_VL_CACHE LLAMA_CPP_DIR JOBS
 CLI_VARS    := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
 CONFIG_VARS := $(foreach v,$(CLI_VARS),$(if $(findstring .,$(v)),$(v)))
@@ -33,7 +33,7 @@ VARIANTS := instruct thinking agent
 download_for = $(PY) scripts/download.py --size $(SIZE) --variant $(1) $(OVERRIDES)
 
 .PHONY: help install system-packages stages lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
-        eval gguf mlx upload paper bench clean docs inspect llama-cpp summary recheck
+        eval gguf mlx upload paper bench clean docs inspect llama-cpp bfcl-eval summary recheck
 
 help:  ## list the targets
 	@echo "zen-vl: Qwen3-VL -> Zen VL (instruct, thinking, agent).  SIZE=$(SIZE) VARIANT=$(VARIANT)"
@@ -71,11 +71,11 @@ train-instruct train-thinking train-agent: train-%: $(INSTALLED)  ## train one v
 	$(call download_for,$*)
 	$(PY) scripts/train.py --size $(SIZE) --variant $* --nproc $(NPROC) $(if $(FORCE),--force) $(OVERRIDES)
 
-eval: $(INSTALLED)  ## evaluate base and finetuned SIZE x VARIANT side by side [MODEL= SCREENSPOT= BFCL=]
+eval: $(INSTALLED)  ## evaluate base and finetuned SIZE x VARIANT side by side [MODEL= SCREENSPOT= BFCL=1|dir FORMAT=gguf|mlx|all]
 	$(call download_for,$(VARIANT))
 	$(PY) scripts/build_data.py --size $(SIZE) --variant $(VARIANT) $(OVERRIDES)
 	$(PY) scripts/evaluate.py --size $(SIZE) --variant $(VARIANT) $(if $(MODEL),--model $(MODEL)) \
-	  $(if $(SCREENSPOT),--screenspot $(SCREENSPOT)) $(if $(BFCL),--bfcl $(BFCL)) $(if $(FORCE),--force) $(OVERRIDES)
+	  $(if $(SCREENSPOT),--screenspot $(SCREENSPOT)) $(if $(BFCL),--bfcl $(BFCL)) $(if $(FORMAT),--format $(FORMAT)) $(if $(FORCE),--force) $(OVERRIDES)
 
 gguf: $(INSTALLED)  ## llama.cpp GGUF + mmproj + quants into gguf/ (builds pinned llama.cpp once; LLAMA_CPP_DIR= to use yours)
 	$(PY) scripts/export_gguf.py --size $(SIZE) --variant $(VARIANT) $(if $(FORCE),--force) $(OVERRIDES)
@@ -93,6 +93,9 @@ paper: $(INSTALLED)  ## paper/zen-vl.pdf from the measured results of every size
 DEVICE ?= cpu
 bench: $(INSTALLED)  ## tokens/s, step split, memory, MFU: ours vs plain HF+peft LoRA on SIZE's shape (DEVICE=cuda, ABLATE=1)
 	$(PY) scripts/bench.py --size $(SIZE) --device $(DEVICE) $(if $(ABLATE),--ablate) $(OVERRIDES)
+
+bfcl-eval: $(INSTALLED)  ## build BFCL's own environment (pinned bfcl-eval) into ~/.cache/zen-vl once (make eval BFCL=1 does it when needed)
+	$(PY) scripts/setup_bfcl.py
 
 llama-cpp: $(INSTALLED)  ## build the pinned llama.cpp into ~/.cache/zen-vl once (make gguf does it when needed)
 	$(PY) scripts/setup_llama_cpp.py

@@ -11,7 +11,9 @@ def main() -> int:
     p.add_argument(
         "--force", action="store_true", help="convert again even when the GGUF files are up to date"
     )
-    p.add_argument("--no-check", action="store_true", help="skip the llama.cpp-vs-HF logit check")
+    p.add_argument(
+        "--no-check", action="store_true", help="skip the checks: llama.cpp-vs-HF logits and the task parity"
+    )
     args = p.parse_args()
     cfg = resolve(args)
     from zen_vl.artifacts import GGUF_MANIFEST, require
@@ -27,6 +29,10 @@ def main() -> int:
             f"same greedy continuation: {manifest['parity']['same_greedy']}"
         )
     print(f"gguf: {dest}")
+    if cfg.export.task_check and not args.no_check:
+        from zen_vl.evaluate.task_parity import check
+
+        check(cfg, "gguf")  # fails naming the metric when an export falls beyond its margin
     return 0
 
 

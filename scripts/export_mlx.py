@@ -1,6 +1,6 @@
 """Convert the merged model of one size x variant to mlx-vlm folders (export.mlx_bits), checked in MLX.
 
-python scripts/export_mlx.py --size tiny --variant agent [--force] [--if-available] [export.mlx_bits=[4]]
+python scripts/export_mlx.py --size tiny --variant agent [--force] [--if-available] [--no-check] [export.mlx_bits=[4]]
 """
 
 from zen_vl.cli import parser, resolve, run
@@ -12,6 +12,7 @@ def main() -> int:
     p.add_argument(
         "--if-available", action="store_true", help="without mlx-vlm installed, say so and exit 0 (make all)"
     )
+    p.add_argument("--no-check", action="store_true", help="skip the task parity check on the test set")
     args = p.parse_args()
     cfg = resolve(args)
     from zen_vl.export.mlx import export_mlx, mlx_available
@@ -22,6 +23,10 @@ def main() -> int:
 
     for dest in export_mlx(cfg, force=args.force):
         print(f"mlx: {dest}")
+    if cfg.export.task_check and not args.no_check:
+        from zen_vl.evaluate.task_parity import check
+
+        check(cfg, "mlx")  # fails naming the metric when an export falls beyond its margin
     return 0
 
 

@@ -130,6 +130,50 @@ def test_make_gguf_on_the_trained_agent(train_tiny, llama):
         "mmproj-zen-vl-tiny-agent-F16.gguf",
         "zen-vl-tiny-agent-Q8_0.gguf",
     }
+    # the merged folder carries the image budget it trained at (what mlx-vlm and llama.cpp read)
+    pre = json.loads((layout.finetuned("agent", "tiny") / "merged" / "preprocessor_config.json").read_text())
+    assert pre["size"] == load_config("tiny", "agent", AGENT).vision.processor_kwargs["images_kwargs"]["size"]
+    # the task check: each GGUF through llama-server (mmproj, tools, images) on the agent's test set
+    parity = m["task_parity"]
+    assert {k for k in parity if k.startswith("gguf:")} == {"gguf:F16", "gguf:Q8_0"}
+    for label in ("gguf:F16", "gguf:Q8_0"):
+        v = parity[label]
+        assert v["metric"] == "calls/ast_accuracy" and v["passed"] and v["hf"] >= 0.5, v
+        assert f"{label}: calls/ast_accuracy" in run.stdout  # the verdict line
+    results = json.loads(Path(parity["results"]).read_text())
+    served = results["models"]["gguf:F16"]
+    assert served["format"] == "gguf" and served["metrics"]["calls/schema_valid"]["value"] >= 0.9, served
+    assert (
+        served["metrics"]["calls/ast_accuracy"]["n"]
+        == results["models"]["finetuned"]["metrics"]["calls/ast_accuracy"]["n"]
+    )
+    # a margin no export can meet fails make gguf, naming the metric (the records are reused)
+    fail = subprocess.run(
+        ["make", "-s", "gguf", "SIZE=tiny", "VARIANT=agent", "export.gguf_quants=[Q8_0]",
+         "export.task_margin={default: -1.0}"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert fail.returncode != 0 and "calls/ast_accuracy" in fail.stderr and "margin" in fail.stderr, (
+        fail.stderr[-2000:]
+    )
+
+
+@pytest.mark.slow
+def test_a_served_thinking_gguf_returns_its_reasoning_apart(train_tiny, llama):
+    from tiny_runs import THINKING_PROBE
+
+    from zen_vl.evaluate.runner import run_eval
+
+    _, layout, _ = train_tiny("thinking", THINKING_PROBE)
+    cfg = load_config("tiny", "thinking", [*THINKING_PROBE, "export.gguf_quants=[]", "eval.baseline=false"])
+    export_gguf(cfg, layout, progress=False)
+    results = json.loads(run_eval(cfg, layout, formats=("hf", "gguf"), progress=False).read_text())
+    hf, served = results["models"]["finetuned"], results["models"]["gguf:F16"]
+    cases = served["metrics"]["thinking/form_valid"]["n"]
+    # llama-server --reasoning-format deepseek: the reasoning comes in reasoning_content, not the answer
+    assert served["reasoning_returned_separately"] >= 0.9 * cases, served
+    for name in ("thinking/form_valid", "thinking/answer_accuracy"):
+        assert served["metrics"][name]["value"] >= hf["metrics"][name]["value"] - 0.1, (name, served, hf)
 
 
 # ---------------------------------------------------------------- MLX (mlx-vlm, on Linux CPU here)
@@ -166,6 +210,24 @@ def test_mlx_vlm_reads_the_colour_from_the_image(probe_mlx):
         text = mlx_answer(folders[1], image, row["messages"][0]["content"][1]["text"])
         right += bool(answer_correct("colour_probe", row["meta"]["answer"], text))
     assert right >= 5, right
+
+
+def test_the_mlx_folders_are_scored_through_mlx_vlm_server(probe_mlx):
+    from zen_vl.evaluate.runner import run_eval
+
+    _, layout, _ = probe_mlx
+    cfg = load_config(
+        "tiny", "instruct", [*PROBE, "eval.limit=8", "eval.baseline=false"]
+    )  # ~3 s a case on CPU
+    out = layout.root / "eval-mlx-served"
+    results = json.loads(run_eval(cfg, layout, out=out, formats=("hf", "mlx"), progress=False).read_text())
+    hf = results["models"]["finetuned"]["metrics"]["visual/colour"]
+    for label in ("mlx:4bit", "mlx:8bit"):
+        served = results["models"][label]
+        assert served["format"] == "mlx" and served["metrics"]["visual/colour"]["n"] == hf["n"], served
+    assert results["models"]["mlx:8bit"]["metrics"]["visual/colour"]["value"] >= hf["value"] - 0.1, results[
+        "models"
+    ]
 
 
 def test_make_mlx_without_a_model_says_what_to_run(tmp_path):

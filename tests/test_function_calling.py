@@ -11,7 +11,6 @@ from tiny_runs import AGENT
 
 from zen_vl.data.gui import TOOLS
 from zen_vl.errors import ZenError
-from zen_vl.evaluate import bfcl
 from zen_vl.evaluate.cases import Case
 from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import call_metrics
@@ -100,145 +99,6 @@ def test_call_metrics_count_the_right_turns():
     assert "calls/parallel" not in m  # no parallel turn: absent, not 0
 
 
-# ---------------------------------------------------------------- BFCL file format
-
-
-def _fn(name, properties, required):
-    return {
-        "name": name,
-        "description": name,
-        "parameters": {"type": "dict", "properties": properties, "required": required},
-    }
-
-
-WEATHER = _fn(
-    "weather.get",
-    {"city": {"type": "string"}, "days": {"type": "integer"}, "unit": {"type": "string", "enum": ["c", "f"]}},
-    ["city"],
-)
-AREA = _fn("area", {"base": {"type": "float"}, "height": {"type": "float"}}, ["base", "height"])
-
-
-def _jsonl(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-@pytest.fixture(scope="session")
-def bfcl_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bfcl")
-    q = lambda i, text, fns: {"id": i, "question": [[{"role": "user", "content": text}]], "function": fns}  # noqa: E731
-    _jsonl(
-        root / "BFCL_v3_simple.json",
-        [q("simple_0", "Weather in Paris?", [WEATHER]), q("simple_1", "Area of a 3 by 4 triangle?", [AREA])],
-    )
-    _jsonl(
-        root / "possible_answer" / "BFCL_v3_simple.json",
-        [
-            {
-                "id": "simple_0",
-                "ground_truth": [
-                    {"weather.get": {"city": ["Paris", "Paris, France"], "days": ["", 1], "unit": ["", "c"]}}
-                ],
-            },
-            {"id": "simple_1", "ground_truth": [{"area": {"base": [3.0], "height": [4.0]}}]},
-        ],
-    )
-    _jsonl(root / "BFCL_v3_parallel.json", [q("parallel_0", "Weather in Paris and Rome?", [WEATHER])])
-    _jsonl(
-        root / "possible_answer" / "BFCL_v3_parallel.json",
-        [
-            {
-                "id": "parallel_0",
-                "ground_truth": [{"weather.get": {"city": ["Paris"]}}, {"weather.get": {"city": ["Rome"]}}],
-            }
-        ],
-    )
-    _jsonl(root / "BFCL_v3_irrelevance.json", [q("irrelevance_0", "Tell me a joke.", [AREA])])
-    _jsonl(root / "BFCL_v3_multi_turn_base.json", [q("multi_turn_base_0", "x", [AREA])])
-    return root
-
-
-def test_bfcl_files_load_with_their_schemas_converted(bfcl_dir):
-    cases, skipped = bfcl.load_bfcl(bfcl_dir)
-    assert [c.id for c in cases] == [
-        "bfcl:irrelevance_0",
-        "bfcl:parallel_0",
-        "bfcl:simple_0",
-        "bfcl:simple_1",
-    ]
-    assert skipped == ["BFCL_v3_multi_turn_base.json"]
-    params = cases[3].tools[0]["function"]["parameters"]
-    assert params["type"] == "object" and params["properties"]["base"]["type"] == "number"
-    assert cases[0].meta["answer"] == [] and cases[0].prompt["messages"][0]["content"] == "Tell me a joke."
-
-
-def test_bfcl_errors_name_the_file_and_line(tmp_path, bfcl_dir):
-    (tmp_path / "BFCL_v3_simple.json").write_text(
-        '{"id": "simple_0", "question": [], "function": []}\n{oops\n'
-    )
-    with pytest.raises(ZenError, match="possible_answer"):
-        bfcl.load_bfcl(tmp_path)
-    _jsonl(tmp_path / "possible_answer" / "BFCL_v3_simple.json", [])
-    with pytest.raises(ZenError, match=r"BFCL_v3_simple.json:2: not JSON"):
-        bfcl.load_bfcl(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("text", "truth", "right", "why"),
-    [
-        (
-            call("weather.get", city="Paris"),
-            [{"weather.get": {"city": ["Paris"], "days": ["", 1]}}],
-            True,
-            None,
-        ),
-        (
-            call("weather.get", city="paris, france"),
-            [{"weather.get": {"city": ["Paris, France"]}}],
-            True,
-            None,
-        ),
-        (call("weather_get", city="Paris"), [{"weather.get": {"city": ["Paris"]}}], True, None),  # dots as _
-        (
-            call("area", base=3, height=4.0),
-            [{"area": {"base": [3.0], "height": [4.0]}}],
-            True,
-            None,
-        ),  # int ok
-        (call("weather.get", city="Rome"), [{"weather.get": {"city": ["Paris"]}}], False, "wrong value"),
-        (
-            call("weather.get", city="Paris", mood="x"),
-            [{"weather.get": {"city": ["Paris"]}}],
-            False,
-            "unexpected",
-        ),
-        (call("weather.get", days=1), [{"weather.get": {"city": ["Paris"], "days": [1]}}], False, "missing"),
-        (
-            call("weather.get", city="Paris", days="1"),
-            [{"weather.get": {"city": ["Paris"], "days": ["", 1]}}],
-            False,
-            "schema",
-        ),  # a string where the schema says integer
-        (call("area", base=3, height=4), [{"weather.get": {"city": ["Paris"]}}], False, "wrong tool"),
-        (
-            call("weather.get", city="Rome") + call("weather.get", city="Paris"),
-            [{"weather.get": {"city": ["Paris"]}}, {"weather.get": {"city": ["Rome"]}}],
-            True,
-            None,
-        ),
-        (call("weather.get", city="Paris"), [{"weather.get": {"city": ["Paris"]}}] * 2, False, "1 calls"),
-        ("I cannot help with that.", [], True, None),  # irrelevance: no call is right
-        (call("area", base=1, height=2), [], False, "call where none fits"),
-        ("<tool_call>{bad</tool_call>", [{"area": {"base": [3.0]}}], False, "malformed"),
-    ],
-)
-def test_bfcl_ast_checker(text, truth, right, why):
-    tools = bfcl.tools_of([WEATHER, AREA])
-    ok, reason = bfcl.check(text, truth, tools)
-    assert ok is right and (reason or "").startswith(why or "")
-
-
 # ---------------------------------------------------------------- ScreenSpot-v2 file format
 
 
@@ -291,17 +151,45 @@ def test_screenspot_layout_errors_are_clear(tmp_path, screenspot_dir):
 # ---------------------------------------------------------------- the trained agent
 
 
-def test_the_trained_agent_calls_declared_tools_with_valid_exact_arguments(
-    eval_tiny, screenspot_dir, bfcl_dir
-):
-    _, _, results = eval_tiny("agent", AGENT, screenspot=screenspot_dir, bfcl=bfcl_dir)
+def test_the_trained_agent_calls_declared_tools_with_valid_exact_arguments(eval_tiny, screenspot_dir):
+    _, _, results = eval_tiny("agent", AGENT, screenspot=screenspot_dir)
     base, tuned = results["models"]["base"]["metrics"], results["models"]["finetuned"]["metrics"]
     assert tuned["calls/ast_accuracy"]["n"] == 32
     assert tuned["calls/schema_valid"]["value"] >= 0.95, results["models"]["finetuned"]
     assert tuned["calls/ast_accuracy"]["value"] >= 0.8, results["models"]["finetuned"]
     assert tuned["calls/parse_rate"]["value"] >= 0.95 and tuned["calls/tool_name_accuracy"]["value"] >= 0.9
     assert base["calls/ast_accuracy"]["value"] == 0  # the random base never writes a right call
-    # The public formats ran through the same path, on both models.
+    # The public format ran through the same path, on both models.
     for m in (base, tuned):
-        assert m["screenspot/accuracy"]["n"] == 2 and m["bfcl/accuracy"]["n"] == 4
-    assert results["benchmarks"]["bfcl"]["skipped"] == ["BFCL_v3_multi_turn_base.json"]
+        assert m["screenspot/accuracy"]["n"] == 2
+
+
+def test_screenspot_pro_reads_its_annotation_fields_and_x1y1x2y2_boxes(tmp_path):
+    # ScreenSpot-Pro's layout and fields (likaixin/ScreenSpot-Pro; eval_screenspot_pro.py reads
+    # img_filename under images/, bbox as [x1, y1, x2, y2] pixels, img_size, group, ui_type)
+    (tmp_path / "images" / "vscode_macos").mkdir(parents=True)
+    Image.new("RGB", (2000, 1000), "white").save(tmp_path / "images" / "vscode_macos" / "a.png")
+    (tmp_path / "annotations").mkdir()
+    entry = {
+        "id": "vscode_macos_0",
+        "img_filename": "vscode_macos/a.png",
+        "bbox": [200, 100, 400, 300],
+        "img_size": [2000, 1000],
+        "instruction": "open the terminal",
+        "instruction_cn": "打开终端",
+        "application": "vscode",
+        "platform": "macos",
+        "group": "Dev",
+        "ui_type": "icon",
+    }
+    (tmp_path / "annotations" / "vscode_macos.json").write_text(json.dumps([entry]))
+    (case,) = load_screenspot(tmp_path)
+    assert case.meta["answer"] == [100, 100, 200, 300] and case.meta["task"] == "pro/Dev/icon"
+    assert case.id == "screenspot-pro:vscode_macos:vscode_macos_0"
+    right = lambda text: score(case, text, thinking=False, name="Zen VL")["correct"]  # noqa: E731
+    assert right(call("click", coordinate=[100, 300]))  # the box's edge counts, as in the official script
+    assert not right(call("click", coordinate=[250, 200]))
+    entry["bbox"] = [400, 100, 200, 300]  # a width/height box read as corners
+    (tmp_path / "annotations" / "vscode_macos.json").write_text(json.dumps([entry]))
+    with pytest.raises(ZenError, match=r"vscode_macos.json: entry 0: bbox .* not \[x1, y1, x2, y2\]"):
+        load_screenspot(tmp_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 from collections.abc import Iterable
@@ -41,6 +42,15 @@ PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "trl", "h
 
 class CorruptArtifact(ZenError):
     """A JSON artifact that exists but cannot be read."""
+
+
+def cache_dir() -> Path:
+    """Where built tools live outside any checkout (the llama.cpp build, BFCL's environment):
+    `$ZEN_VL_CACHE`, default `~/.cache/zen-vl`."""
+    env = os.environ.get("ZEN_VL_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "zen-vl"
 
 
 def read_json(path: Path, rebuild: str, *, missing_ok: bool = False) -> Any:

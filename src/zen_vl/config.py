@@ -251,6 +251,12 @@ class EvalCfg(_Strict):
     )
     batch_size: int = Field(8, gt=0, description="prompts per generate call (left-padded)")
     limit: int | None = Field(None, gt=0, description="evaluate the first N test samples (None: all)")
+    bfcl_limit: int | None = Field(
+        None,
+        gt=0,
+        description="BFCL=: entries per category (None: all, BFCL's full set; memory entries bring the "
+        "prerequisite conversations they depend on)",
+    )
     baseline: bool = Field(True, description="also evaluate the base model, for the before/after table")
     thinking_decoding: Literal["sample", "greedy"] = Field(
         "sample",
@@ -269,6 +275,23 @@ class ExportCfg(_Strict):
         ["Q8_0", "Q5_K_M", "Q4_K_M"], description="llama-quantize types made from the unquantized GGUF"
     )
     mlx_bits: list[Literal[4, 8]] = Field([4, 8], description="mlx-vlm quantizations")
+    task_check: bool = Field(
+        True, description="after exporting, score every export on the test set through its server (make eval "
+        "FORMAT=...) and fail when task_metric falls more than its margin below the transformers model's"
+    )  # fmt: skip
+    task_limit: int | None = Field(
+        None, gt=0, description="test samples the task check scores each export on (None: all); results in "
+        "<variant>/finetuned/<size>/eval/task-<gguf|mlx>/ (mlx_vlm.server on a CPU takes seconds per case)"
+    )  # fmt: skip
+    task_metric: str = Field(
+        "overall/accuracy",
+        description="the metric of results.json the task check compares (the variant's headline)",
+    )
+    task_margin: dict[str, float] = Field(
+        {"default": 0.05, "Q5_K_M": 0.10, "Q4_K_M": 0.15, "4bit": 0.15},
+        description="largest allowed drop of task_metric below the transformers model's, by export (GGUF quant "
+        "type, F16, or MLX `4bit`/`8bit`); `default` for the others",
+    )
 
 
 class IdentityCfg(_Strict):

@@ -1,168 +1,137 @@
-"""BFCL (Berkeley Function Calling Leaderboard) AST categories in their public file format.
+"""BFCL v4 the official way: BFCL's own data, generation loop and checker, our model as the backend.
 
-A BFCL folder holds `BFCL_v3_<category>.json` (JSON lines: `{"id", "question": [[{"role",
-"content"}, ...]], "function": [{"name", "description", "parameters": {"type": "dict", ...}}]}`)
-and `possible_answer/BFCL_v3_<category>.json` (`{"id", "ground_truth": [{name: {param: [accepted
-values]}}]}`; `""` among the values means the parameter may be left out). `irrelevance`
-categories have no answers: the right output is no call. Multi-turn categories need BFCL's
-executable environment and are skipped (named in the output).
+`make eval VARIANT=agent BFCL=1` takes the data the pinned `bfcl-eval` package ships (no download);
+`BFCL=<folder>` reads a folder in its layout (`BFCL_v4_<category>.json`, `possible_answer/`, ...).
+The steps, each BFCL's own code running in its environment (zen_vl.evaluate.bfcl_env):
 
-The checker follows BFCL's AST rules: the same number of calls (any order for parallel ones),
-each to a declared function, no undeclared parameter, every required one present, every value
-among the accepted ones (strings compared case- and punctuation-insensitively, an int accepted
-for a float), and the arguments valid against the declared types.
+1. `select`: the entries to run (`eval.bfcl_limit` per category; memory entries bring the
+   prerequisite conversations they depend on), and the categories this machine cannot run, with why.
+2. `bfcl generate` with BFCL's Qwen3 function-calling handler (`Qwen/Qwen3-8B-FC`: Qwen's chat
+   template with the functions in `<tools>`, answers parsed from `<tool_call>`), pointed at an
+   OpenAI-compatible completions endpoint: ours for a Hub-format folder
+   (zen_vl.evaluate.completions_server), llama-server for a GGUF. BFCL runs the multi-turn
+   conversations against its executable backends and the memory stores itself.
+3. `bfcl evaluate`: BFCL's AST, relevance, multi-turn and agentic checkers, and its leaderboard
+   aggregation (`data_overall.csv`), read back as `bfcl/<category>` and the group metrics below.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-import re
+import shutil
 from pathlib import Path
 
 from zen_vl.errors import ZenError
-from zen_vl.evaluate.cases import Case
-from zen_vl.evaluate.tool_calls import Malformed, parse, schema_problems
+from zen_vl.evaluate.bfcl_env import VERSION, run_official
 
-TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": None}
-
-
-def to_json_schema(node):
-    """BFCL's Python-flavoured schema (`dict`, `float`, `tuple`, `any`) as JSON schema."""
-    if isinstance(node, list):
-        return [to_json_schema(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key == "type" and isinstance(value, str):
-            mapped = TYPES.get(value, value)
-            if mapped:
-                out["type"] = mapped
-        elif key in ("properties",):
-            out[key] = {k: to_json_schema(v) for k, v in value.items()}
-        elif key in ("items", "additionalProperties"):
-            out[key] = to_json_schema(value)
-        elif key != "optional":
-            out[key] = value
-    return out
+HANDLER = "Qwen/Qwen3-8B-FC"  # BFCL's own handler for Qwen3's <tool_call> format (any Qwen3 size)
+# data_overall.csv columns (BFCL's leaderboard groups) -> metric names, and the categories each holds
+GROUPS = {
+    "Overall Acc": ("bfcl/overall", None),
+    "Non-Live AST Acc": ("bfcl/non_live_ast", ("simple_python", "simple_java", "simple_javascript", "multiple",
+                                               "parallel", "parallel_multiple")),
+    "Live Acc": ("bfcl/live", ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")),
+    "Multi Turn Acc": ("bfcl/multi_turn", ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param",
+                                           "multi_turn_long_context")),
+    "Memory Acc": ("bfcl/memory", ("memory_kv", "memory_vector", "memory_rec_sum")),
+    "Web Search Acc": ("bfcl/web_search", ("web_search_base", "web_search_no_snippet")),
+    "Relevance Detection": ("bfcl/relevance_detection", ("live_relevance",)),
+    "Irrelevance Detection": ("bfcl/irrelevance_detection", ("irrelevance", "live_irrelevance")),
+}  # fmt: skip
 
 
-def tools_of(functions: list[dict]) -> list[dict]:
-    return [
-        {"type": "function", "function": {**f, "parameters": to_json_schema(f.get("parameters", {}))}}
-        for f in functions
-    ]
+def data_of(spec: str | Path | None) -> Path | None:
+    """`BFCL=1` (or `package`): the package's own data (None); anything else: a folder in BFCL's layout."""
+    if spec is None or str(spec) in ("1", "package"):
+        return None
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise ZenError(f"BFCL={spec}: not a folder (BFCL=1 uses the data of bfcl-eval {VERSION})")
+    if not list(folder.glob("BFCL_v4_*.json")):
+        raise ZenError(
+            f"{folder}: no BFCL_v4_<category>.json files (BFCL v4 layout; BFCL=1 uses the package's)"
+        )
+    return folder.resolve()
 
 
-def _rows(path: Path) -> list[dict]:
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ZenError(f"{path}:{n}: not JSON: {exc.msg}") from None
-    return rows
+def _data_args(data: Path | None) -> list[str]:
+    return ["--data", str(data)] if data else []
 
 
-def load_bfcl(folder: Path, limit: int | None = None) -> tuple[list[Case], list[str]]:
-    """(cases, skipped category files)."""
-    folder = Path(folder)
-    files = sorted(folder.glob("BFCL_v*_*.json"))
-    if not files:
-        raise ZenError(f"{folder}: no BFCL_v<N>_<category>.json files (BFCL layout)")
-    cases, skipped = [], []
-    for path in files:
-        category = re.sub(r"^BFCL_v\d+_", "", path.stem)
-        if "multi_turn" in category or "exec" in category or "memory" in category or "web_search" in category:
-            skipped.append(path.name)
-            continue
-        answers = {}
-        if "irrelevance" not in category:
-            answer_file = folder / "possible_answer" / path.name
-            if not answer_file.is_file():
-                raise ZenError(f"{path}: no answers at {answer_file}")
-            answers = {a["id"]: a["ground_truth"] for a in _rows(answer_file)}
-        for n, row in enumerate(_rows(path)[:limit], 1):
-            missing = [k for k in ("id", "question", "function") if k not in row]
-            if missing:
-                raise ZenError(f"{path}:{n}: missing {', '.join(missing)}")
-            if "irrelevance" not in category and row["id"] not in answers:
-                raise ZenError(f"{path}:{n}: id {row['id']} has no possible answer")
-            turn = (
-                row["question"][0]
-                if row["question"] and isinstance(row["question"][0], list)
-                else row["question"]
-            )
-            tools = tools_of(row["function"])
-            cases.append(
-                Case(
-                    id=f"bfcl:{row['id']}",
-                    prompt={
-                        "messages": [{"role": m["role"], "content": m["content"]} for m in turn],
-                        "tools": tools,
-                    },
-                    expected={"role": "assistant", "content": ""},
-                    meta={"skill": "bfcl", "task": category, "answer": answers.get(row["id"], [])},
-                    tools=tools,
-                )
-            )
-    return cases, skipped
+def select(work: Path, data: Path | None, limit: int | None, *, progress: bool) -> dict:
+    """{"run": {category: ids}, "cases": {category: scored entries}, "skipped": {category: why}}."""
+    args = ["select", *_data_args(data), *(["--limit", str(limit)] if limit else [])]
+    return json.loads(run_official(args, work, progress=progress))
 
 
-def _norm(value):
-    if isinstance(value, str):
-        return re.sub(r"[ ,./\-_*^]", "", value.casefold())
-    if isinstance(value, list | tuple):
-        return [_norm(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    return value
+def generate(
+    work: Path, endpoint: str, tokenizer: Path, *, data: Path | None, threads: int, progress: bool
+) -> None:
+    """BFCL's own generation loop over the selected entries, against `endpoint` (an OpenAI `/v1`)."""
+    args = ["generate", *_data_args(data), "--model", HANDLER, "--backend", "vllm", "--skip-server-setup",
+            "--local-model-path", str(tokenizer), "--result-dir", str(work / "result"),
+            "--num-threads", str(threads), "--run-ids", "--allow-overwrite"]  # fmt: skip
+    run_official(
+        args, work, progress=progress, REMOTE_OPENAI_BASE_URL=endpoint, REMOTE_OPENAI_API_KEY="EMPTY"
+    )
 
 
-def _accepts(accepted: list, value) -> bool:
-    return any(_norm(value) == _norm(a) for a in accepted if a != "")
+def score(work: Path, selection: dict, *, data: Path | None, partial: bool, progress: bool) -> dict:
+    """BFCL's checkers on the results under `work/result`: {"records", "metrics"}."""
+    shutil.rmtree(work / "score", ignore_errors=True)
+    categories = [c for c, n in selection["cases"].items() if n]
+    args = ["evaluate", *_data_args(data), "--model", HANDLER, "--test-category", ",".join(categories),
+            "--result-dir", str(work / "result"), "--score-dir", str(work / "score"),
+            *(["--partial-eval"] if partial else [])]  # fmt: skip
+    run_official(args, work, progress=progress)
+    return read_scores(work / "score", selection)
 
 
-def check(text: str, ground_truth: list[dict], tools: list[dict]) -> tuple[bool, str | None]:
-    """(right, why not) for one BFCL answer."""
-    try:
-        calls = parse(text)
-    except Malformed as exc:
-        return False, f"malformed: {exc}"
-    if not ground_truth:
-        return (not calls), ("call where none fits" if calls else None)
-    if len(calls) != len(ground_truth):
-        return False, f"{len(calls)} calls, expected {len(ground_truth)}"
-    remaining = list(ground_truth)
-    for call in calls:
-        why = None
-        for gt in remaining:
-            ((name, params),) = gt.items()
-            if call["name"] not in (name, name.replace(".", "_")):
-                why = why or "wrong tool"
-                continue
-            problems = schema_problems({"name": name, "arguments": call["arguments"]}, tools)
-            extra = set(call["arguments"]) - set(params)
-            missing = [p for p, acc in params.items() if "" not in acc and p not in call["arguments"]]
-            wrong = [p for p, v in call["arguments"].items() if p in params and not _accepts(params[p], v)]
-            if extra or missing or wrong or problems:
-                why = (
-                    f"unexpected argument {sorted(extra)[0]}"
-                    if extra
-                    else f"missing {missing[0]}"
-                    if missing
-                    else f"schema: {problems[0]}"
-                    if problems
-                    else f"wrong value for {wrong[0]}"
-                )
-                continue
-            remaining.remove(gt)
-            break
-        else:
-            return False, why or "wrong tool"
-    return True, None
+def read_scores(folder: Path, selection: dict) -> dict:
+    """Records (one per scored entry: BFCL's verdict and error type) and metrics from BFCL's score
+    files (`<category>_score.json`: a header line, then the failed entries) and data_overall.csv."""
+    headers, failed = {}, {}
+    for path in sorted(folder.rglob("BFCL_v4_*_score.json")):
+        category = path.name[len("BFCL_v4_") : -len("_score.json")]
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        headers[category] = lines[0]
+        for row in lines[1:]:
+            error = row.get("error")
+            kind = row.get("error_type") or (error.get("error_type") if isinstance(error, dict) else None)
+            failed[row["id"]] = kind or "wrong"
+    missing = [c for c, n in selection["cases"].items() if n and c not in headers]
+    if missing:
+        raise ZenError(f"{folder}: BFCL wrote no score for {', '.join(missing)} (see evaluate.log beside it)")
+    records = []
+    for category, ids in selection["run"].items():
+        for i in ids:
+            if "prereq" in i:
+                continue  # memory's prerequisite conversations are not scored
+            records.append({"id": f"bfcl:{i}", "skill": "bfcl", "task": category, "turn": 0,
+                            "correct": i not in failed, "failure": failed.get(i)})  # fmt: skip
+    metrics = {
+        f"bfcl/{c}": {"value": h["accuracy"], "n": h["total_count"], "higher_is_better": True}
+        for c, h in headers.items()
+    }
+    overall = folder / "data_overall.csv"
+    if overall.is_file():
+        with overall.open(newline="", encoding="utf-8") as f:
+            row = next(csv.DictReader(f))
+        for column, (name, members) in GROUPS.items():
+            value = row.get(column, "N/A")
+            n = sum(headers[c]["total_count"] for c in (members or headers) if c in headers)
+            if value not in ("N/A", "", None) and n:
+                metrics[name] = {"value": float(value.rstrip("%")) / 100, "n": n, "higher_is_better": True}
+    return {"records": records, "metrics": metrics}
+
+
+def run(endpoint: str, tokenizer: Path, work: Path, *, data: Path | None, limit: int | None, threads: int,
+        progress: bool) -> dict:  # fmt: skip
+    """Select, generate and score in `work` (emptied first): {"records", "metrics", "selection"}."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    selection = select(work, data, limit, progress=progress)
+    generate(work, endpoint, tokenizer, data=data, threads=threads, progress=progress)
+    scored = score(work, selection, data=data, partial=limit is not None, progress=progress)
+    return {**scored, "selection": {k: selection[k] for k in ("cases", "skipped", "data")}}

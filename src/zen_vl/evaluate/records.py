@@ -3,7 +3,7 @@ the metrics (zen_vl.evaluate.report) count."""
 
 from __future__ import annotations
 
-from zen_vl.evaluate import bfcl, scoring
+from zen_vl.evaluate import scoring
 from zen_vl.evaluate.cases import Case
 from zen_vl.evaluate.tool_calls import Malformed, parse, score_calls
 
@@ -18,8 +18,6 @@ def score(case: Case, output: str, *, thinking: bool, name: str) -> dict:
     if skill == "screenspot":
         point = _click_point(answer)
         rec.update(correct=point is not None and scoring.in_box(point, meta["answer"]))
-    elif skill == "bfcl":
-        rec["correct"], rec["failure"] = bfcl.check(answer, meta["answer"], case.tools)
     elif skill == "function_calling" or case.tools:
         verdict = score_calls(answer, case.expected.get("tool_calls") or [], case.tools, meta.get("targets"))
         rec.update(

@@ -8,13 +8,17 @@ the eval settings are unchanged, so a rerun after retraining evaluates only the 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from zen_vl.artifacts import (
     BASE_MANIFEST,
     DATA_MANIFEST,
+    GGUF_MANIFEST,
+    MLX_MANIFEST,
     PROVENANCE,
     RESULTS,
     code_hash,
@@ -34,6 +38,7 @@ from zen_vl.evaluate.cases import Case, cases_of
 from zen_vl.evaluate.generate import generate
 from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import failures, markdown, summarize
+from zen_vl.evaluate.served import Served
 from zen_vl.paths import Layout
 
 
@@ -138,8 +143,8 @@ def folder_hash(folder: Path) -> str:
     return fingerprint(stats)
 
 
-def case_sets(cfg: ZenConfig, data: Path, screenspot: Path | None, bfcl: Path | None) -> dict[str, CaseSet]:
-    """The held-out test set, plus the ScreenSpot-v2 and BFCL folders when given."""
+def case_sets(cfg: ZenConfig, data: Path, screenspot: Path | None) -> dict[str, CaseSet]:
+    """The held-out test set, plus the ScreenSpot folder when given (BFCL runs its own loop: bfcl_of)."""
     manifest = require(data, DATA_MANIFEST, f"run `make data SIZE={cfg.size} VARIANT={cfg.variant}` first")
     test, n_samples = load_cases(data, cfg.eval.limit)
     sets = {"test": CaseSet(test, manifest["content_hash"], data / "test.jsonl", samples=n_samples)}
@@ -149,11 +154,6 @@ def case_sets(cfg: ZenConfig, data: Path, screenspot: Path | None, bfcl: Path | 
         sets["screenspot"] = CaseSet(
             load_screenspot(screenspot, cfg.eval.limit), folder_hash(Path(screenspot)), Path(screenspot)
         )
-    if bfcl is not None:
-        from zen_vl.evaluate.bfcl import load_bfcl
-
-        cases, skipped = load_bfcl(bfcl, cfg.eval.limit)
-        sets["bfcl"] = CaseSet(cases, folder_hash(Path(bfcl)), Path(bfcl), skipped)
     return sets
 
 
@@ -195,6 +195,139 @@ def records_of(
     return cached
 
 
+@contextlib.contextmanager
+def hf_endpoint(folder: Path, cfg: ZenConfig) -> Iterator[str]:
+    """A Hub-format model folder behind an OpenAI `/v1/completions` endpoint (for BFCL's loop)."""
+    from zen_vl.evaluate.completions_server import serving
+
+    processor, model = load_model(folder)
+    with serving(model, processor.tokenizer, max_new_tokens=cfg.eval.max_new_tokens,
+                 batch_size=cfg.eval.batch_size) as url:  # fmt: skip
+        yield url
+    del model
+
+
+@contextlib.contextmanager
+def export_endpoint(model: Served, cfg: ZenConfig, thinking: bool) -> Iterator[str]:
+    from zen_vl.evaluate.served import started
+
+    with started(model, thinking=thinking, vision=cfg.vision, slots=cfg.eval.batch_size) as url:
+        yield f"{url}/v1"
+
+
+def bfcl_of(
+    label: str, identity: str, tokenizer: Path, endpoint: Callable, data: Path | None, out: Path, cfg: ZenConfig,
+    *, force: bool, progress: bool,
+) -> dict:  # fmt: skip
+    """One model's BFCL records and metrics (BFCL's loop and checker; zen_vl.evaluate.bfcl) through
+    `endpoint()` (a context yielding an OpenAI `/v1` base URL), cached in `out/<label>.bfcl.json`
+    while model, BFCL data and settings match; BFCL's own result and score files stay in
+    `out/bfcl-<label>/`."""
+    from zen_vl.evaluate import bfcl
+
+    settings = {k: getattr(cfg.eval, k) for k in ("bfcl_limit", "max_new_tokens", "batch_size")}
+    key = {"model": identity, "data": folder_hash(data) if data else bfcl.VERSION, "eval": settings,
+           "code": code_hash("evaluate/bfcl.py", "evaluate/bfcl_official.py", "evaluate/completions_server.py")}  # fmt: skip
+    path = out / f"{_safe(label)}.bfcl.json"
+    cached = current(path.parent, path.name, fingerprint(key))
+    if cached and not force:
+        if progress:
+            print(f"{label} on bfcl: up to date ({path})")
+        return cached
+    if progress:
+        print(f"{label} on bfcl: BFCL v4 through BFCL's own loop and checker ({data or 'package data'})")
+    start = time.perf_counter()
+    with endpoint() as url:
+        done = bfcl.run(url, tokenizer, out / f"bfcl-{_safe(label)}", data=data, limit=cfg.eval.bfcl_limit,
+                        threads=cfg.eval.batch_size, progress=progress)  # fmt: skip
+    cached = {"fingerprint": fingerprint(key), "seconds": time.perf_counter() - start,
+              "decoding": {"mode": "greedy", "samples": 1}, **done}  # fmt: skip
+    write_json(path, cached)
+    return cached
+
+
+def _safe(label: str) -> str:
+    return label.replace(":", "-").replace("/", "-")
+
+
+def exported_models(
+    cfg: ZenConfig, layout: Layout, formats: tuple[str, ...], *, missing_ok: bool = False
+) -> list[Served]:
+    """The exports of SIZE x VARIANT that `formats` names: every GGUF (the unquantized one and each
+    quant, with the mmproj) and every MLX folder; a missing export names the make command (or, with
+    `missing_ok`, is left out)."""
+    out = []
+    if "gguf" in formats:
+        folder = layout.gguf(cfg.variant, cfg.size)
+        rebuild = f"run `make gguf SIZE={cfg.size} VARIANT={cfg.variant}` first"
+        m = (
+            read_manifest(folder, GGUF_MANIFEST, rebuild)
+            if missing_ok
+            else require(folder, GGUF_MANIFEST, rebuild)
+        )
+        if m:
+            mmproj = folder / m["mmproj"]
+            out.append(Served(f"gguf:{cfg.export.gguf_outtype.upper()}", "gguf", folder / m["text"], mmproj))
+            out += [Served(f"gguf:{q}", "gguf", folder / name, mmproj) for q, name in m["quants"].items()]
+    if "mlx" in formats:
+        for bits in cfg.export.mlx_bits:
+            folder = layout.mlx(cfg.variant, cfg.size, bits)
+            rebuild = f"run `make mlx SIZE={cfg.size} VARIANT={cfg.variant}` first"
+            if (
+                read_manifest(folder, MLX_MANIFEST, rebuild)
+                if missing_ok
+                else require(folder, MLX_MANIFEST, rebuild)
+            ):
+                out.append(Served(f"mlx:{bits}bit", "mlx", folder))
+    return out
+
+
+def export_identity(model: Served) -> str:
+    """What identifies an export's weights cheaply: its weight files' names, sizes and times."""
+    files = [model.model] if model.model.is_file() else sorted(model.model.glob("*.safetensors"))
+    return fingerprint([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+
+
+def served_records(
+    model: Served, cases: CaseSet, name: str, out: Path, cfg: ZenConfig, data: Path, thinking: bool,
+    *, force: bool, progress: bool, cached_only: bool = False,
+) -> dict | None:  # fmt: skip
+    """One exported model's records on one case set, through its server (zen_vl.evaluate.served);
+    with `cached_only`, the up-to-date cached records or None (nothing is served)."""
+    from zen_vl.evaluate.served import chat, started
+
+    identity = export_identity(model)
+    key = {"model": identity, "cases": cases.content, "eval": eval_settings(cfg), "thinking": thinking,
+           "code": scoring_code() + code_hash("evaluate/served.py")}  # fmt: skip
+    fp = fingerprint(key)
+    path = out / f"{_safe(model.label)}{'' if name == 'test' else '.' + name}.json"
+    cached = current(path.parent, path.name, fp)
+    if cached_only:
+        return cached
+    if cached and not force:
+        if progress:
+            print(f"{model.label} on {name}: up to date ({path})")
+        return cached
+    if progress:
+        print(f"{model.label} on {name}: serving {model.model} for {len(cases.cases)} cases")
+    start = time.perf_counter()
+    with started(model, thinking=thinking, vision=cfg.vision, slots=cfg.eval.batch_size) as url:
+        replies = chat(url, [c.prompt for c in cases.cases], media_root=data, max_tokens=cfg.eval.max_new_tokens,
+                       threads=cfg.eval.batch_size if model.kind == "gguf" else 1, progress=progress, label=model.label,
+                       model=str(model.model))  # fmt: skip
+    records = []
+    for c, reply in zip(cases.cases, replies, strict=True):
+        if reply["output"] is None:
+            continue
+        rec = score(c, reply["output"], thinking=thinking, name=cfg.identity.name)
+        records.append({**rec, "sample": 0, "reasoning_separate": reply["reasoning_separate"]})
+    skipped = len(replies) - len(records)
+    cached = {"fingerprint": fp, "path": str(model.model), "seconds": time.perf_counter() - start,
+              "decoding": {"mode": "greedy", "samples": 1}, "records": records, "skipped_cases": skipped}  # fmt: skip
+    write_json(path, cached)
+    return cached
+
+
 def eval_settings(cfg: ZenConfig) -> dict:
     return {**cfg.eval.model_dump(), "processor_kwargs": cfg.vision.processor_kwargs}
 
@@ -206,15 +339,21 @@ def run_eval(
     model: Path | None = None,
     out: Path | None = None,
     screenspot: Path | None = None,
-    bfcl: Path | None = None,
+    bfcl: str | Path | None = None,
+    formats: tuple[str, ...] = ("hf",),
     force: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Evaluate (base and) finetuned — or one given model folder — on the test set, plus ScreenSpot-v2
-    and BFCL folders when given, and write the results; returns the results.json path."""
+    """Evaluate (base and) finetuned — or one given model folder — on the test set, plus a ScreenSpot
+    folder and BFCL v4 (`bfcl`: "1" for the package's data, or a folder) when given, and write the
+    results; returns the results.json path. `formats` adds the exports (`gguf`, `mlx`) beside the
+    transformers models, each through its own server."""
+    from zen_vl.evaluate.bfcl import data_of
+
     layout = layout or Layout.default()
     data = layout.data(cfg.variant, cfg.size)
-    sets = case_sets(cfg, data, screenspot, bfcl)
+    sets = case_sets(cfg, data, screenspot)
+    bfcl_data = data_of(bfcl) if bfcl is not None else None
     models = models_to_evaluate(cfg, layout, model)
     finetuned = layout.finetuned(cfg.variant, cfg.size)
     out = out or (
@@ -229,20 +368,86 @@ def run_eval(
             records_of(label, folder, thinking, name, s, out, cfg, data, force=force, progress=progress)
             for name, s in sets.items()
         ]
+        extra = {}
+        if bfcl is not None:
+            d = bfcl_of(label, model_fingerprint(folder), folder, lambda f=folder: hf_endpoint(f, cfg), bfcl_data,
+                        out, cfg, force=force, progress=progress)  # fmt: skip
+            done.append(d)
+            extra = d["metrics"]
+            results["benchmarks"]["bfcl"] = bfcl_header(d["selection"])
         records = [r for d in done for r in d["records"]]
         results["models"][label] = {
+            "format": "hf",
             "path": str(folder),
             "thinking_template": thinking,
             "decoding": done[0].get("decoding", {"mode": "greedy", "samples": 1}),
             "seconds": round(sum(d["seconds"] for d in done), 1),
-            "metrics": summarize(records, thinking=thinking),
+            "metrics": {**summarize(records, thinking=thinking), **extra},
             "failures": failures(records),
         }
+    if model is None:
+        evaluate_exports(
+            cfg, layout, sets, formats, bfcl, bfcl_data, out, data, results, force=force, progress=progress
+        )
     write_json(out / RESULTS, results)
     tmp = out / "results.md.tmp"
     tmp.write_text(markdown(results), encoding="utf-8")
     tmp.replace(out / "results.md")
     return out / RESULTS
+
+
+def evaluate_exports(
+    cfg: ZenConfig, layout: Layout, sets: dict[str, CaseSet], formats: tuple[str, ...], bfcl, bfcl_data,
+    out: Path, data: Path, results: dict, *, force: bool, progress: bool,
+) -> None:  # fmt: skip
+    """Rows of results.json for the exported models (`formats`), beside the transformers ones; an
+    export `formats` does not name keeps its row while its cached records are up to date (make mlx
+    after make gguf keeps the GGUF rows)."""
+    thinking = cfg.template == "thinking"
+    merged = layout.finetuned(cfg.variant, cfg.size) / "merged"
+    others = tuple(f for f in ("gguf", "mlx") if f not in formats)
+    todo = [(s, False) for s in exported_models(cfg, layout, formats)]
+    todo += [(s, True) for s in exported_models(cfg, layout, others, missing_ok=True)]
+    for served, cached_only in todo:
+        done = [served_records(served, s, name, out, cfg, data, thinking, force=force, progress=progress,
+                               cached_only=cached_only) for name, s in sets.items()]  # fmt: skip
+        if None in done:
+            continue
+        extra, note = {}, None
+        if bfcl is not None and served.kind == "gguf" and not cached_only:
+            d = bfcl_of(served.label, export_identity(served), merged, lambda s=served: export_endpoint(s, cfg, thinking),
+                        bfcl_data, out, cfg, force=force, progress=progress)  # fmt: skip
+            done.append(d)
+            extra = d["metrics"]
+        elif bfcl is not None:
+            note = "BFCL not run: mlx-vlm's server has no /v1/completions, which BFCL's Qwen handler calls"
+        records = [r for d in done for r in d["records"]]
+        row = {
+            "format": served.kind,
+            "path": str(served.model),
+            "thinking_template": thinking,
+            "decoding": {"mode": "greedy", "samples": 1},
+            "seconds": round(sum(d["seconds"] for d in done), 1),
+            "metrics": {**summarize(records, thinking=thinking), **extra},
+            "failures": failures(records),
+            "skipped_cases": sum(d.get("skipped_cases", 0) for d in done),
+        }
+        if thinking:
+            reasoned = [r for r in records if "reasoning_separate" in r]
+            row["reasoning_returned_separately"] = sum(r["reasoning_separate"] for r in reasoned)
+        if note:
+            row["note"] = note
+        results["models"][served.label] = row
+
+
+def bfcl_header(selection: dict) -> dict:
+    """results.json's account of a BFCL run: where the data came from, the entries per category run,
+    and the categories skipped with why."""
+    from zen_vl.evaluate.bfcl import HANDLER, VERSION
+
+    return {"path": selection["data"], "bfcl_eval": VERSION, "handler": HANDLER,
+            "cases": sum(selection["cases"].values()), "categories": selection["cases"],
+            "skipped": selection["skipped"]}  # fmt: skip
 
 
 def results_header(cfg: ZenConfig, sets: dict[str, CaseSet]) -> dict:
@@ -274,4 +479,4 @@ def scoring_code() -> str:
     """Hash of the code that turns a prompt into a scored record: records always come from the code
     that wrote them (rescoring cached outputs would be cheaper; regenerating keeps one rule)."""
     return code_hash("evaluate/cases.py", "evaluate/records.py", "evaluate/scoring.py",
-                     "evaluate/tool_calls.py", "evaluate/bfcl.py", "evaluate/generate.py")  # fmt: skip
+                     "evaluate/tool_calls.py", "evaluate/generate.py")  # fmt: skip

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zen_vl.artifacts import cache_dir
 from zen_vl.config import system_packages
 from zen_vl.errors import ZenError
 
@@ -84,13 +85,6 @@ class LlamaCpp:
             return out.stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return "unknown"
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("ZEN_VL_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "zen-vl"
 
 
 def _sdist_root() -> Path:

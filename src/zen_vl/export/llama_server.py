@@ -67,7 +67,7 @@ SHAPES: list[tuple[str, list[dict], list | None]] = [
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -82,27 +82,14 @@ def post(url: str, payload: dict, *, timeout: float = 120) -> dict:
 
 
 @contextlib.contextmanager
-def serve(
-    llama: LlamaCpp,
-    model: Path,
-    *,
-    mmproj: Path | None = None,
-    args: tuple[str, ...] = (),
-    wait_s: float = 120,
-) -> Iterator[str]:
-    """Run llama-server on `model` (and its mmproj) and yield its base URL; stopped on exit."""
-    port = _free_port()
-    cmd = [str(llama.server), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "--jinja"]
-    cmd += [*(["--mmproj", str(mmproj)] if mmproj else []), "-c", "4096", "--no-webui", *args]
+def local_server(cmd: list[str], url: str, what: str, *, wait_s: float = 120) -> Iterator[str]:
+    """Run a server process (`cmd`, listening at `url`) until its /health answers; yield `url`; stop it."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + wait_s
         while True:
             if proc.poll() is not None:
-                raise ZenError(
-                    f"llama-server exited {proc.returncode} on {model}:\n{proc.stderr.read()[-2000:]}"
-                )
+                raise ZenError(f"{what} exited {proc.returncode}:\n{proc.stderr.read()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
                     if r.status == 200:
@@ -110,7 +97,7 @@ def serve(
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise ZenError(f"llama-server on {model} not ready after {wait_s:.0f} s")
+                raise ZenError(f"{what} not ready after {wait_s:.0f} s")
             time.sleep(0.5)
         yield url
     finally:
@@ -120,6 +107,23 @@ def serve(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def serve(
+    llama: LlamaCpp,
+    model: Path,
+    *,
+    mmproj: Path | None = None,
+    args: tuple[str, ...] = (),
+    wait_s: float = 120,
+) -> Iterator[str]:
+    """Run llama-server on `model` (and its mmproj) and yield its base URL; stopped on exit."""
+    port = free_port()
+    cmd = [str(llama.server), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "--jinja"]
+    cmd += [*(["--mmproj", str(mmproj)] if mmproj else []), "-c", "4096", "--no-webui", *args]
+    with local_server(cmd, f"http://127.0.0.1:{port}", f"llama-server on {model}", wait_s=wait_s) as url:
+        yield url
 
 
 def server_rendering(url: str, messages: list[dict], tools: list[dict] | None = None) -> str:

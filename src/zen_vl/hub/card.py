@@ -25,7 +25,10 @@ CARD_METRICS = (
     "grounding/point_in_box",
     "general/accuracy",
     "screenspot/accuracy",
-    "bfcl/accuracy",
+    "bfcl/overall",
+    "bfcl/non_live_ast",
+    "bfcl/live",
+    "bfcl/multi_turn",
 )
 
 PURPOSE = {
@@ -51,12 +54,16 @@ def _eval_results(results: dict | None, cfg: ZenConfig) -> list[EvalResult]:
         return []
     metrics = results["models"]["finetuned"]["metrics"]
     name = f"zen-vl {cfg.variant} test set ({results['test_set']['samples']} samples, generated)"
+    bfcl = results.get("benchmarks", {}).get("bfcl", {})
+    bfcl_name = (
+        f"BFCL v4 (bfcl-eval {bfcl.get('bfcl_eval')}, {bfcl.get('cases')} entries, BFCL's own checker)"
+    )
     return [
         EvalResult(
             task_type="image-text-to-text",
-            dataset_type=f"zen-vl-{cfg.variant}-test",
-            dataset_name=name,
-            dataset_revision=results["test_set"]["content_hash"][:16],
+            dataset_type="bfcl-v4" if key.startswith("bfcl/") else f"zen-vl-{cfg.variant}-test",
+            dataset_name=bfcl_name if key.startswith("bfcl/") else name,
+            dataset_revision=None if key.startswith("bfcl/") else results["test_set"]["content_hash"][:16],
             metric_type=key.replace("/", "_"),
             metric_name=key,
             metric_value=round(metrics[key]["value"], 4),

@@ -93,6 +93,13 @@ def generate(runs: list[Run], table_dir: Path, figure_dir: Path) -> None:
             r"transformers model it was converted from.",
             r"\input{tables/export}",
         ]
+    if (tasks := tables.export_tasks(runs)) is not None:
+        files["export_tasks.tex"] = tasks
+        body += [
+            r"Table~\ref{tab:export-tasks} scores the same exports on the task itself, through the server a "
+            r"user runs them with.",
+            r"\input{tables/export_tasks}",
+        ]
     files["results.tex"] = "\n".join(body) + "\n"
     files["appendix.tex"] = tables.appendix(runs)
     files["caveats.tex"] = tables.caveats(runs)

@@ -52,7 +52,9 @@ def loss_curves(runs: list[Run], size: str, dest: Path) -> bool:
 
 def eval_bars(runs: list[Run], size: str, dest: Path) -> bool:
     mine = [
-        r for r in runs if r.size == size and r.results and len(r.results["models"]) == 2 and r.headline()
+        r
+        for r in runs
+        if r.size == size and r.results and {"base", "finetuned"} <= set(r.results["models"]) and r.headline()
     ]
     if not mine:
         return False

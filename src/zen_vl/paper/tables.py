@@ -197,6 +197,35 @@ def export(runs: list[Run]) -> str | None:
     )
 
 
+def export_tasks(runs: list[Run]) -> str | None:
+    """The task check of make gguf / make mlx (the manifests' `task_parity`): each export scored on the
+    variant's test set through its own server beside the transformers model, with the allowed margin."""
+    rows = []
+    for r in runs:
+        checks = dict((r.gguf or {}).get("task_parity") or {})
+        for m in ((r.mlx or {}).get("folders") or {}).values():
+            checks.update((m or {}).get("task_parity") or {})
+        verdicts = {k: v for k, v in checks.items() if isinstance(v, dict)}
+        for label, v in verdicts.items():
+            rows.append([tex(r.size), tex(r.variant), tex(label), r"\texttt{" + tex(v["metric"]) + "}",
+                         f"{v['hf']:.3f}", f"{v['export']:.3f}", f"{v['margin']:.2f}",
+                         "yes" if v["passed"] else "no", str(v["n"])])  # fmt: skip
+    if not rows:
+        return None
+    hardware = _hardware([r.eval_hardware for r in runs if r.results])
+    return _table(
+        "tab:export-tasks",
+        "The task check of \\texttt{make gguf} and \\texttt{make mlx}: each export scored on the variant's "
+        "held-out test set through its own server (\\texttt{llama-server} with the mmproj for GGUF, "
+        "\\texttt{mlx\\_vlm.server} for MLX; greedy) beside the transformers model on the same cases, and the "
+        f"largest drop allowed (\\texttt{{export.task\\_margin}}); measured on {tex(hardware)}.",
+        "lllllrrrr",
+        ["size", "variant", "export", "metric", "transformers", "export", "margin", "within", "$n$"],
+        rows,
+        size="scriptsize",
+    )
+
+
 def appendix(runs: list[Run]) -> str:
     """Every metric of every evaluated run, one longtable per (size, variant)."""
     out = []

@@ -242,6 +242,9 @@ def train(
             )
         if trainer.is_world_process_zero():
             record = provenance(cfg, run_id, base, base_manifest, manifest, last, metrics)
+            # the merged folder's preprocessor_config.json carries the image budget the model trained at:
+            # consumers that read it (mlx-vlm, vLLM, llama.cpp's converter) see the images as it did
+            processor.image_processor.size = dict(cfg.vision.processor_kwargs["images_kwargs"]["size"])
             publish(
                 trainer.model, processor, base=base, dest=dest, probe=probe_batch(trainer), provenance=record
             )

@@ -1,0 +1,94 @@
+"""The served-model path's pure parts: test prompts as OpenAI chat requests, server replies back in the
+model's text format (scored by the same rules), and the task-parity verdicts of make gguf / make mlx."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from PIL import Image
+
+from zen_vl.config import load_config
+from zen_vl.errors import ZenError
+from zen_vl.evaluate.served import answer_text, chat_request
+from zen_vl.evaluate.task_parity import verdicts
+
+
+def test_a_prompt_becomes_a_chat_request_with_its_image_tools_and_history(tmp_path):
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "s.png")
+    tools = [{"type": "function", "function": {"name": "click", "parameters": {"type": "object"}}}]
+    prompt = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image", "image": "s.png"}, {"type": "text", "text": "Click OK"}],
+            },
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"name": "click", "arguments": {"coordinate": [1, 2]}}],
+            },
+            {"role": "tool", "content": "clicked"},
+        ],
+        "tools": tools,
+    }
+    req = chat_request(prompt, tmp_path, 32)
+    image, text = req["messages"][0]["content"]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,")
+    assert base64.b64decode(image["image_url"]["url"].split(",", 1)[1]) == (tmp_path / "s.png").read_bytes()
+    assert text == {"type": "text", "text": "Click OK"}
+    call = req["messages"][1]["tool_calls"][0]["function"]
+    assert call["name"] == "click" and json.loads(call["arguments"]) == {"coordinate": [1, 2]}
+    assert req["tools"] == tools and req["temperature"] == 0.0 and req["max_tokens"] == 32
+    video = {"messages": [{"role": "user", "content": [{"type": "video", "video": ["a.png"]}]}]}
+    assert chat_request(video, tmp_path, 8) is None  # the servers take images only
+    with pytest.raises(ZenError, match=r"\.bmp cannot be sent"):
+        (tmp_path / "x.bmp").write_bytes(b"x")
+        chat_request(
+            {"messages": [{"role": "user", "content": [{"type": "image", "image": "x.bmp"}]}]}, tmp_path, 8
+        )
+
+
+def test_a_reply_is_written_back_in_the_models_format():
+    reply = {
+        "content": "Done.",
+        "reasoning_content": "The OK button is at the bottom.",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "click", "arguments": '{"coordinate": [5, 6]}'}}
+        ],
+    }
+    text = answer_text(reply)
+    assert text.startswith("<think>\nThe OK button is at the bottom.\n</think>\n\nDone.\n<tool_call>\n")
+    block = text.split("<tool_call>\n")[1].split("\n</tool_call>")[0]
+    assert json.loads(block) == {"name": "click", "arguments": {"coordinate": [5, 6]}}
+    assert answer_text({"content": "Zen VL"}) == "Zen VL"
+
+
+def test_task_parity_fails_an_export_beyond_its_margin():
+    cfg = load_config("tiny", "agent", ["export.task_metric=calls/ast_accuracy"])
+    metric = lambda v: {"calls/ast_accuracy": {"value": v, "n": 66, "higher_is_better": True}}  # noqa: E731
+    results = {
+        "models": {
+            "finetuned": {"format": "hf", "metrics": metric(0.90)},
+            "gguf:F16": {"format": "gguf", "metrics": metric(0.88)},
+            "gguf:Q8_0": {"format": "gguf", "metrics": metric(0.80)},
+            "gguf:Q4_K_M": {"format": "gguf", "metrics": metric(0.80)},
+            "mlx:4bit": {"format": "mlx", "metrics": {}},
+        }
+    }
+    got = verdicts(cfg, results, "gguf")
+    assert {k: v["passed"] for k, v in got.items()} == {
+        "gguf:F16": True,
+        "gguf:Q8_0": False,
+        "gguf:Q4_K_M": True,
+    }
+    assert got["gguf:Q8_0"]["margin"] == 0.05 and got["gguf:Q4_K_M"]["margin"] == 0.15
+    assert verdicts(cfg, results, "mlx")["mlx:4bit"] == {
+        **verdicts(cfg, results, "mlx")["mlx:4bit"],
+        "export": 0.0,
+        "passed": False,
+    }
+    cfg = load_config("tiny", "agent", ["export.task_metric=visual/colour"])
+    with pytest.raises(ZenError, match=r"export\.task_metric=visual/colour"):
+        verdicts(cfg, results, "gguf")
