@@ -180,10 +180,8 @@ def records_of(
            "code": scoring_code()}  # fmt: skip
     fp = fingerprint(key)
     path = out / (f"{label}.json" if name == "test" else f"{label}.{name}.json")
-    cached = current(path.parent, path.name, fp)
-    if cached and not force:
-        if progress:
-            print(f"{label} on {name}: up to date ({path})")
+    cached = reusable(path, fp, force=force, progress=progress, what=f"{label} on {name}")
+    if cached:
         return cached
     if progress:
         print(f"{label} on {name}: evaluating {folder} on {len(cases.cases)} cases")
@@ -229,10 +227,8 @@ def bfcl_of(
     key = {"model": identity, "data": folder_hash(data) if data else bfcl.VERSION, "eval": settings,
            "code": code_hash("evaluate/bfcl.py", "evaluate/bfcl_official.py", "evaluate/completions_server.py")}  # fmt: skip
     path = out / f"{_safe(label)}.bfcl.json"
-    cached = current(path.parent, path.name, fingerprint(key))
-    if cached and not force:
-        if progress:
-            print(f"{label} on bfcl: up to date ({path})")
+    cached = reusable(path, fingerprint(key), force=force, progress=progress, what=f"{label} on bfcl")
+    if cached:
         return cached
     if progress:
         print(f"{label} on bfcl: BFCL v4 through BFCL's own loop and checker ({data or 'package data'})")
@@ -301,12 +297,10 @@ def served_records(
            "code": scoring_code() + code_hash("evaluate/served.py")}  # fmt: skip
     fp = fingerprint(key)
     path = out / f"{_safe(model.label)}{'' if name == 'test' else '.' + name}.json"
-    cached = current(path.parent, path.name, fp)
     if cached_only:
-        return cached
-    if cached and not force:
-        if progress:
-            print(f"{model.label} on {name}: up to date ({path})")
+        return current(path.parent, path.name, fp)
+    cached = reusable(path, fp, force=force, progress=progress, what=f"{model.label} on {name}")
+    if cached:
         return cached
     if progress:
         print(f"{model.label} on {name}: serving {model.model} for {len(cases.cases)} cases")
@@ -326,6 +320,16 @@ def served_records(
               "decoding": {"mode": "greedy", "samples": 1}, "records": records, "skipped_cases": skipped}  # fmt: skip
     write_json(path, cached)
     return cached
+
+
+def reusable(path: Path, fp: str, *, force: bool, progress: bool, what: str) -> dict | None:
+    """The records cached at `path` when they match `fp` (and no FORCE), else None."""
+    cached = current(path.parent, path.name, fp)
+    if cached and not force:
+        if progress:
+            print(f"{what}: up to date ({path})")
+        return cached
+    return None
 
 
 def eval_settings(cfg: ZenConfig) -> dict:
