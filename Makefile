@@ -18,7 +18,7 @@ INSTALLED := $(VENV)/.installed
 # config overrides, each quoted whole so a value with spaces arrives intact ("data.sources=[{name: a,
 # path: a.jsonl}]"); ARGS="..." adds raw overrides. Anything else stops make before any work.
 MAKE_VARS := SIZE VARIANT NPROC PYTHON TORCH_SPEC FORCE MODEL SCREENSPOT BFCL FORMAT DEVICE ABLATE DRY_RUN PUSH \
-             ARGS ZEN_VL_ROOT ZEN_VL_CACHE LLAMA_CPP_DIR JOBS
+             ARGS ZEN_VL_ROOT ZEN_VL_CACHE LLAMA_CPP_DIR JOBS SIZES BATCH STEPS WARMUP
 CLI_VARS    := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
 CONFIG_VARS := $(foreach v,$(CLI_VARS),$(if $(findstring .,$(v)),$(v)))
 UNKNOWN     := $(filter-out $(MAKE_VARS) $(CONFIG_VARS),$(CLI_VARS))
@@ -33,7 +33,7 @@ VARIANTS := instruct thinking agent
 download_for = $(PY) scripts/download.py --size $(SIZE) --variant $(1) $(OVERRIDES)
 
 .PHONY: help install system-packages stages lint format test test-fast demo all download data $(addprefix train-,$(VARIANTS)) \
-        eval gguf mlx upload paper bench clean docs inspect llama-cpp bfcl-eval summary recheck
+        eval gguf mlx upload paper bench bench-gpu gpu-wheels clean docs inspect llama-cpp bfcl-eval summary recheck
 
 help:  ## list the targets
 	@echo "zen-vl: Qwen3-VL -> Zen VL (instruct, thinking, agent).  SIZE=$(SIZE) VARIANT=$(VARIANT)"
@@ -91,8 +91,16 @@ paper: $(INSTALLED)  ## paper/zen-vl.pdf from the measured results of every size
 	$(PY) scripts/paper.py $(if $(FORCE),--force)
 
 DEVICE ?= cpu
-bench: $(INSTALLED)  ## tokens/s, step split, memory, MFU: ours vs plain HF+peft LoRA on SIZE's shape (DEVICE=cuda, ABLATE=1)
-	$(PY) scripts/bench.py --size $(SIZE) --device $(DEVICE) $(if $(ABLATE),--ablate) $(OVERRIDES)
+BENCH_STEPS = $(if $(STEPS),--steps $(STEPS)) $(if $(WARMUP),--warmup $(WARMUP))
+bench: $(INSTALLED)  ## tokens/s, step split, memory, MFU: ours vs plain HF+peft LoRA on SIZE's shape (DEVICE=cuda, ABLATE=1, BATCH=fixed|mixed|both)
+	$(PY) scripts/bench.py --size $(SIZE) --device $(DEVICE) --batch $(or $(BATCH),both) $(if $(ABLATE),--ablate) $(BENCH_STEPS) $(OVERRIDES)
+
+bench-gpu:  ## the GPU side-by-side table in one run (4b, 8b; both batches; ablations), JSON + bench-gpu.md to $$OUT; on a lent GPU without network
+	PYTHON=$(if $(wildcard .venv/bin/python),$(CURDIR)/.venv/bin/python,python3) VIRTUAL_ENV=$(wildcard $(CURDIR)/.venv) \
+	  bash scripts/bench_gpu.sh $(if $(SIZES),--sizes $(SIZES)) $(if $(filter command line,$(origin DEVICE)),--device $(DEVICE)) $(BENCH_STEPS) $(OVERRIDES)
+
+gpu-wheels: $(INSTALLED)  ## the wheels bench-gpu needs beyond the GPU machine's own torch, into build/wheels (carry it there)
+	$(PY) scripts/gpu_wheels.py
 
 bfcl-eval: $(INSTALLED)  ## build BFCL's own environment (pinned bfcl-eval) into ~/.cache/zen-vl once (make eval BFCL=1 does it when needed)
 	$(PY) scripts/setup_bfcl.py
@@ -106,17 +114,17 @@ summary: $(INSTALLED)  ## where every artifact of SIZE is, stage times, and the 
 # ---- make all: every stage is a file target (its artifact's manifest), so a rerun skips what is up
 # to date and resumes what is not. Config overrides or FORCE=1 make every stage run its script,
 # which compares its own fingerprint (config, data, model) and redoes only what changed.
-OUT     := $(abspath $(or $(ZEN_VL_ROOT),$(CURDIR)))
+ROOT_DIR := $(abspath $(or $(ZEN_VL_ROOT),$(CURDIR)))
 RECHECK := $(if $(strip $(OVERRIDES) $(FORCE)),recheck)
 SIZECFG := configs/sizes/$(SIZE).yaml
-BASE_STAMP  := $(OUT)/base/$(SIZE)/zen_vl_base.json
-data_stamp   = $(OUT)/data/$(1)/$(SIZE)/manifest.json
-model_stamp  = $(OUT)/$(1)/finetuned/$(SIZE)/provenance.json
-eval_stamp   = $(OUT)/$(1)/finetuned/$(SIZE)/eval/results.json
-gguf_stamp   = $(OUT)/gguf/zen-vl-$(SIZE)-$(1)/zen_vl_gguf.json
-mlx_stamp    = $(OUT)/mlx/zen-vl-$(SIZE)-$(1).json
-UPLOAD_STAMP := $(OUT)/hub/$(SIZE).json
-PAPER_PDF    := $(OUT)/paper/zen-vl.pdf
+BASE_STAMP  := $(ROOT_DIR)/base/$(SIZE)/zen_vl_base.json
+data_stamp   = $(ROOT_DIR)/data/$(1)/$(SIZE)/manifest.json
+model_stamp  = $(ROOT_DIR)/$(1)/finetuned/$(SIZE)/provenance.json
+eval_stamp   = $(ROOT_DIR)/$(1)/finetuned/$(SIZE)/eval/results.json
+gguf_stamp   = $(ROOT_DIR)/gguf/zen-vl-$(SIZE)-$(1)/zen_vl_gguf.json
+mlx_stamp    = $(ROOT_DIR)/mlx/zen-vl-$(SIZE)-$(1).json
+UPLOAD_STAMP := $(ROOT_DIR)/hub/$(SIZE).json
+PAPER_PDF    := $(ROOT_DIR)/paper/zen-vl.pdf
 # Longest chain first, so that with JOBS > 1 the agent trains while the others fill the other slot.
 stamps       = $(foreach v,agent thinking instruct,$(call $(1)_stamp,$(v)))
 
@@ -126,24 +134,24 @@ $(BASE_STAMP): $(SIZECFG) $(RECHECK) | $(INSTALLED)
 	$(PY) scripts/download.py --size $(SIZE) $(if $(FORCE),--force) $(OVERRIDES)
 	@touch $@
 
-$(OUT)/data/%/$(SIZE)/manifest.json: $(BASE_STAMP) $(SIZECFG) configs/variants/%.yaml $(RECHECK)
+$(ROOT_DIR)/data/%/$(SIZE)/manifest.json: $(BASE_STAMP) $(SIZECFG) configs/variants/%.yaml $(RECHECK)
 	$(PY) scripts/build_data.py --size $(SIZE) --variant $* $(if $(FORCE),--force) $(OVERRIDES)
 	@touch $@
 
-$(OUT)/%/finetuned/$(SIZE)/provenance.json: $(OUT)/data/%/$(SIZE)/manifest.json $(RECHECK)
+$(ROOT_DIR)/%/finetuned/$(SIZE)/provenance.json: $(ROOT_DIR)/data/%/$(SIZE)/manifest.json $(RECHECK)
 	$(PY) scripts/train.py --size $(SIZE) --variant $* --nproc $(NPROC) $(if $(FORCE),--force) $(OVERRIDES)
 	@touch $@
 
-$(OUT)/%/finetuned/$(SIZE)/eval/results.json: $(OUT)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
+$(ROOT_DIR)/%/finetuned/$(SIZE)/eval/results.json: $(ROOT_DIR)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
 	$(PY) scripts/evaluate.py --size $(SIZE) --variant $* $(if $(FORCE),--force) $(OVERRIDES)
 	@touch $@
 
-$(OUT)/gguf/zen-vl-$(SIZE)-%/zen_vl_gguf.json: $(OUT)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
+$(ROOT_DIR)/gguf/zen-vl-$(SIZE)-%/zen_vl_gguf.json: $(ROOT_DIR)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
 	$(PY) scripts/export_gguf.py --size $(SIZE) --variant $* $(if $(FORCE),--force) $(OVERRIDES)
 	@touch $@
 
 # MLX where mlx-vlm is installed (make install adds it on Linux and macOS); skipped with a note otherwise.
-$(OUT)/mlx/zen-vl-$(SIZE)-%.json: $(OUT)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
+$(ROOT_DIR)/mlx/zen-vl-$(SIZE)-%.json: $(ROOT_DIR)/%/finetuned/$(SIZE)/provenance.json $(RECHECK)
 	$(PY) scripts/export_mlx.py --size $(SIZE) --variant $* --if-available $(if $(FORCE),--force) $(OVERRIDES)
 	@if [ -f $@ ]; then touch $@; fi
 

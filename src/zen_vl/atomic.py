@@ -20,18 +20,22 @@ from typing import Any
 from zen_vl.errors import ZenError
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temp file and rename, so readers never see a partial file."""
+def write_text(path: Path, text: str) -> None:
+    """Write text through a temp file and rename, so readers never see a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON, written atomically (write_text)."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 @contextmanager

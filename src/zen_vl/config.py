@@ -145,6 +145,16 @@ class LoraCfg(_Strict):
     r: int = Field(16, gt=0, description="LoRA rank")
     alpha: int = Field(32, gt=0)
     dropout: float = Field(0.05, ge=0, lt=1)
+    experts_path: Literal["grouped", "peft"] = Field(
+        "grouped",
+        description="LoRA on fused experts: grouped computes each picked expert's update on its tokens; peft "
+        "rebuilds W + BA for every expert each forward (exact, slower)",
+    )
+    shared_dropout: bool = Field(
+        True,
+        description="q/k/v (and gate/up) adapters share one dropout draw of their common input: one copy kept "
+        "for backward instead of three (a recipe change: correlated noise)",
+    )
     target_modules: list[str] = Field(
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="language-model linear layers to adapt",
@@ -183,7 +193,21 @@ class TrainCfg(_Strict):
     logging_steps: int = Field(10, gt=0)
     seed: int = 42
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"
-    gradient_checkpointing: bool = True
+    gradient_checkpointing: bool | Literal["auto"] = Field(
+        "auto",
+        description="activation checkpointing of the decoder layers: auto checkpoints only when the memory "
+        "estimate says the step would not fit, and then the fewest layers that make it fit",
+    )
+    lora_input_cast: bool = Field(
+        False,
+        description="peft's cast of each adapted layer's input to the fp32 adapter (its default; a copy per "
+        "adapter); off: the adapters compute in bf16 under autocast from fp32 weights",
+    )
+    checkpoint_offload: bool = Field(
+        False,
+        description="checkpointed layers keep their saved inputs in pinned host memory (transformers >= 5.24; "
+        "less GPU memory, a copy each way)",
+    )
     freeze_vision: bool = True
     freeze_merger: bool = False
     freeze_llm: bool = False
@@ -202,6 +226,11 @@ class TrainCfg(_Strict):
         False,
         description="pack each micro-batch into rows of at most max_length tokens, each sample with its own "
         "mRoPE positions and attention (batch_size > 1)",
+    )
+    compile: bool = Field(
+        False,
+        description="regional torch.compile of each decoder layer and vision block (a first step that compiles "
+        "for minutes on a GPU; exact)",
     )
     liger: bool = Field(
         False, description="Liger Triton kernels (RMSNorm, SwiGLU, RoPE); CUDA and the gpu extra"

@@ -16,6 +16,7 @@ The estimate errs high on purpose: it refuses only runs that cannot fit, and nam
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -39,6 +40,19 @@ def train_memory_bytes(
     states = 16 * trainable / (world if distributed in ("zero2", "zero3", "fsdp") else 1)
     activations = tokens * hidden * layers * 2 * (5 if checkpointing else 48)
     return int((weights + states + activations) * 1.15)
+
+
+def checkpointed_layers(*, have: int, layers: int, **estimate) -> int:
+    """train.gradient_checkpointing=auto: how many of the `layers` decoder layers to checkpoint so the
+    estimate fits in `have` bytes: 0 when the step fits without checkpointing (it is then 30-50 %
+    faster, docs/PERFORMANCE.md), else the fewest that make it fit, all of them when even that does not
+    (the memory check then says so). The estimate is linear in the checkpointed layers."""
+    without = train_memory_bytes(**estimate, layers=layers, checkpointing=False)
+    if without <= have:
+        return 0
+    every = train_memory_bytes(**estimate, layers=layers, checkpointing=True)
+    saved_per_layer = (without - every) / layers
+    return min(layers, math.ceil((without - have) / saved_per_layer))
 
 
 def memory_available(device: str) -> int:
@@ -78,7 +92,7 @@ def check_train_memory(cfg, device: str, counts: dict[str, int]) -> int:
     need = train_memory_bytes(
         params=counts["total"], llm_params=counts["llm"], trainable=counts["trainable"], precision=t.precision,
         qlora=cfg.lora.method == "qlora", tokens=t.batch_size * t.max_length, hidden=counts["hidden"],
-        layers=counts["layers"], checkpointing=t.gradient_checkpointing, distributed=t.distributed,
+        layers=counts["layers"], checkpointing=t.gradient_checkpointing is not False, distributed=t.distributed,
         world=int(os.environ.get("WORLD_SIZE", "1")),
     )  # fmt: skip
     where = "GPU" if device.startswith("cuda") else "machine (RAM)"

@@ -8,7 +8,7 @@ import random
 
 from PIL import Image
 
-from zen_vl.chat import render
+from zen_vl.chat import SampleTooLong, render
 from zen_vl.collate import Collator, unbatch
 
 WORDS = [
@@ -90,3 +90,37 @@ def fixed_batch(
         out = render(sample, processor, processor_kwargs=vision_kwargs)
         items.append(unbatch(out))
     return Collator(processor.tokenizer.pad_token_id)(items)
+
+
+def mixed_batch(size: str, samples: int, overrides: list[str], seed: int = 0):
+    """`samples` conversations drawn (seeded) from the three variants' own generated training samples
+    (their data.mix generators at the size's image size and vision budget; Hub sources left out, none
+    can be read offline), each rendered with its variant's template, padded into one batch: lengths
+    vary, so padding and a padded attention mask are part of the step, as in training."""
+    import tempfile
+    from pathlib import Path
+
+    from zen_vl.base.tiny import build_processor
+    from zen_vl.config import load_config
+    from zen_vl.data.build import generate
+    from zen_vl.data.context import MediaWriter
+
+    rng = random.Random(seed)
+    pool = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in ("instruct", "thinking", "agent"):
+            cfg = load_config(
+                size, variant, [*overrides, f"data.train={samples}", "data.val=0", "data.test=0"]
+            )
+            processor = build_processor(cfg.template)
+            media = MediaWriter(Path(tmp) / variant)
+            for sample in generate(cfg, media, progress=False)[0]["train"]:
+                try:
+                    out = render(sample, processor, media_root=media.root,
+                                 processor_kwargs=cfg.vision.processor_kwargs, max_length=cfg.train.max_length)  # fmt: skip
+                except SampleTooLong:  # training drops these too
+                    continue
+                pool.append((variant, sample["meta"]["source"], unbatch(out)))
+    drawn = rng.sample(pool, samples)
+    batch = Collator(processor.tokenizer.pad_token_id)([item for _, _, item in drawn])
+    return batch, [f"{variant}/{source}" for variant, source, _ in drawn]

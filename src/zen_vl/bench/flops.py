@@ -3,7 +3,7 @@
 A dense matmul with N weights costs 2N FLOPs per token forward. Training with LoRA on frozen weights
 needs the forward (2N) and the gradient with respect to the activations (2N) but not the frozen
 weights' gradients: about 4N per token (6N for full fine-tuning). Activation checkpointing runs the
-forward twice: add 2N. The language model's N excludes the input embedding (a lookup) and counts the
+forward twice: add 2N for each checkpointed layer. The language model's N excludes the input embedding (a lookup) and counts the
 output layer only for the supervised tokens: the work training needs, the same for both paths (the
 baseline's logits for every other token are work it does that training does not need, so they are not
 counted and MFU ranks the two like tokens/s does). Attention adds 2·2·layers·seq·width per token forward (scores and weighted sum), the
@@ -68,16 +68,23 @@ def step_flops(
     logit_tokens: int,
     seq: int,
     patches: int,
-    image_patches: int,
-    checkpointing: bool,
+    patch_pairs: int,
+    recomputed: float,
+    convention: str = "4n",
 ) -> float:
     """FLOPs of one training step: `tokens` (in sequences of `seq`) through the language model,
-    `logit_tokens` through the output layer, `patches` (`image_patches` per image) through the vision
-    tower and merger."""
-    train = 6 if checkpointing else 4
+    `logit_tokens` through the output layer, `patches` through the vision tower and merger
+    (`patch_pairs`: the sum over images of patches squared, for the per-image attention); `recomputed` is the share of decoder layers whose forward runs twice
+    (activation checkpointing).
+
+    convention "4n" is the work LoRA training needs (above); "6n" is the 6N-equivalent most reports
+    quote (TorchTitan, the PaLM appendix): forward plus both backward matmuls for every weight, as for
+    full fine-tuning, recomputation not counted. The same step gives 1.5x the 4N figure's language-model
+    FLOPs under "6n"."""
+    train = 6.0 if convention == "6n" else 4.0 + 2.0 * recomputed
     llm = train * c.llm * tokens + train * c.head * logit_tokens
     attention = train * 2 * c.layers * seq * c.width * tokens  # QK^T and AV over the whole sequence
-    vision = 2 * c.vision * patches + 4 * c.vision_layers * image_patches * c.vision_width * patches
+    vision = 2 * c.vision * patches + 4 * c.vision_layers * patch_pairs * c.vision_width
     merger = 6 * c.merger * patches / 4  # 2x2 patches merge into one token; trained in full by default
     return float(llm + attention + vision + merger)
 

@@ -56,6 +56,7 @@ from zen_vl.train.model import (
     load_model,
     param_groups,
     prepare,
+    set_adapter_input_cast,
     trainable_summary,
 )
 from zen_vl.train.packing import PackingCollator
@@ -245,6 +246,7 @@ def train(
             # the merged folder's preprocessor_config.json carries the image budget the model trained at:
             # consumers that read it (mlx-vlm, vLLM, llama.cpp's converter) see the images as it did
             processor.image_processor.size = dict(cfg.vision.processor_kwargs["images_kwargs"]["size"])
+            set_adapter_input_cast(trainer.model, True)  # the merge check runs the adapters outside autocast
             publish(
                 trainer.model, processor, base=base, dest=dest, probe=probe_batch(trainer), provenance=record
             )

@@ -1,10 +1,12 @@
 """Faster kernels for a prepared model, chosen by config, each reported so a run shows what it used.
 
 train.patch_embed  Conv3d patch embedding or the equivalent matmul (zen_vl.train.patch_embed)
+train.compile      regional torch.compile of the decoder layers and vision blocks
 train.liger        Liger Triton kernels on the language model: RMSNorm, SwiGLU and RoPE.
                    Liger's fused linear cross-entropy is not used: zen_vl.train.loss already computes
                    logits only for supervised tokens, and Liger's replacement forward would bypass it.
-train.attention    set when the model is loaded (zen_vl.train.model.load_model); reported here
+train.attention    set when the model is loaded (zen_vl.train.model.load_model); reported here, with
+                   the checkpointed decoder layers and peft's input cast (zen_vl.train.model.prepare)
 """
 
 from __future__ import annotations
@@ -62,11 +64,34 @@ def apply_liger(model) -> dict:
     return {"liger_rms_norm": norms, "liger_swiglu": mlps, "liger_rope": True}
 
 
+def compile_regions(model, backend: str = "inductor") -> dict:
+    """Regional torch.compile: each decoder layer and vision block compiled in place (one graph per
+    layer type, reused by every layer; compiling the whole model would trace the data-dependent
+    image scatter and mRoPE index code and compile far longer). Activation checkpointing wraps the
+    compiled layer. Returns how many modules were compiled."""
+    base = _base(model)
+    from zen_vl.train.model import decoder_layers
+
+    layers = decoder_layers(base)
+    blocks = next(m for n, m in base.named_modules() if n.endswith("visual.blocks"))
+    for module in (*layers, *blocks):
+        module.compile(dynamic=True, backend=backend)  # sequence lengths vary from batch to batch
+    return {"decoder_layers": len(layers), "vision_blocks": len(blocks)}
+
+
 def apply_speedups(cfg: ZenConfig, model) -> dict:
     """Patch-embed choice, Liger and the attention kernel in use; what was chosen, to log."""
     t = cfg.train
-    used = {"attention": getattr(_base(model).config, "_attn_implementation", None)}
+    from zen_vl.train.model import checkpointed_layers
+
+    used = {
+        "attention": getattr(_base(model).config, "_attn_implementation", None),
+        "checkpointed_layers": checkpointed_layers(model),
+        "lora_input_cast": t.lora_input_cast,
+    }
     used.update(use_linear_patch_embed(model, t.patch_embed))
+    if t.compile:
+        used["compiled"] = compile_regions(model)
     if t.liger:
         if not torch.cuda.is_available():
             raise TrainError(

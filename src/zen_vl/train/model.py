@@ -84,9 +84,8 @@ def load_model(cfg: ZenConfig, base: Path):
     if cfg.lora.method == "qlora":
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=cfg.train.gradient_checkpointing
-        )
+        # checkpointing is set up by prepare (all, none or the fewest layers that fit)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return model
 
 
@@ -158,11 +157,100 @@ def prepare(cfg: ZenConfig, model):
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(cfg, model))
-    if cfg.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        set_adapter_input_cast(model, cfg.train.lora_input_cast)
+        if cfg.lora.target_parameters and cfg.lora.experts_path == "grouped":
+            from zen_vl.train.moe_lora import grouped_expert_lora
+
+            grouped_expert_lora(model)
+        if cfg.lora.shared_dropout:
+            from zen_vl.train.shared_dropout import share_adapter_dropout
+
+            share_adapter_dropout(model)
+    layers = decoder_layers(model)
+    wanted = cfg.train.gradient_checkpointing
+    n = len(layers) if wanted is True else 0 if wanted is False else auto_checkpointed_layers(cfg, model)
+    if n:
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.24
+            model.activation_checkpointing_enable(
+                {"use_reentrant": False}, offload=cfg.train.checkpoint_offload
+            )
+        elif cfg.train.checkpoint_offload:
+            raise TrainError(
+                "train.checkpoint_offload needs transformers >= 5.24 (activation_checkpointing_enable)"
+            )
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        for layer in layers[n:]:  # the first n layers are checkpointed, the rest keep their activations
+            layer.gradient_checkpointing = False
         if hasattr(model, "enable_input_require_grads"):
             model.enable_input_require_grads()
     return model
+
+
+def set_adapter_input_cast(model, enabled: bool) -> int:
+    """peft's cast of each adapted layer's input to the adapter's dtype (`cast_input_dtype_enabled`,
+    the switch its disable_input_dtype_casting sets); returns the layers set.
+
+    Off (train.lora_input_cast=false) is LoRA in the compute dtype with fp32 master weights: peft keeps
+    the adapters in fp32 (autocast_adapter_dtype) and casts the bf16 input to fp32 for each adapter, a
+    copy per adapter every forward (q, k and v each copy the same input; autograd keeps autocast's bf16
+    recast of it, not the copy: measured). Without the cast the input goes straight to the adapter and
+    the Trainer's autocast (accelerate's, around the forward) runs its matmuls in bf16 from the fp32
+    weights: bit-identical at lora.dropout 0 (tested); a no-op in fp32. Outside autocast a bf16 model
+    needs the cast: training turns it back on before the merge check (train.engine)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+    for layer in layers:
+        layer.cast_input_dtype_enabled = enabled
+    return len(layers)
+
+
+def train_autocast(precision: str, device: str):
+    """The autocast the Trainer runs the forward under (accelerate's mixed precision): bf16/fp16 on
+    the device's type, none in fp32."""
+    return torch.autocast(device.split(":")[0], dtype=DTYPES[precision], enabled=precision != "fp32")
+
+
+def decoder_layers(model) -> list:
+    """The language model's decoder layers (under any peft wrapper)."""
+    return next(m for n, m in model.named_modules() if n.endswith("language_model.layers"))
+
+
+def checkpointed_layers(model) -> int:
+    """How many decoder layers run with activation checkpointing."""
+    return sum(bool(getattr(layer, "gradient_checkpointing", False)) for layer in decoder_layers(model))
+
+
+def _counts(model) -> dict[str, int]:
+    """Parameter counts of a prepared model: total and language model as the base has them (peft's
+    adapters and its trainable copies of modules_to_save left out), trainable as prepared."""
+    base = {
+        n: p.numel() for n, p in model.named_parameters() if "lora_" not in n and ".modules_to_save." not in n
+    }
+    llm = sum(v for n, v in base.items() if component(n) == "llm" and "lm_head" not in n)
+    text = model.config.text_config
+    return {"total": sum(base.values()), "llm": llm,
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "hidden": text.hidden_size, "layers": text.num_hidden_layers}  # fmt: skip
+
+
+def auto_checkpointed_layers(cfg: ZenConfig, model, device: str | None = None) -> int:
+    """train.gradient_checkpointing=auto: the fewest decoder layers to checkpoint for the step to fit
+    this device by the memory estimate (zen_vl.resources), 0 when it fits without."""
+    import os
+
+    from zen_vl.resources import checkpointed_layers as fewest
+    from zen_vl.resources import memory_available
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    c, t = _counts(model), cfg.train
+    return fewest(
+        have=memory_available(device), layers=c["layers"], params=c["total"], llm_params=c["llm"],
+        trainable=c["trainable"], precision=t.precision, qlora=cfg.lora.method == "qlora",
+        tokens=t.batch_size * t.max_length, hidden=c["hidden"], distributed=t.distributed,
+        world=int(os.environ.get("WORLD_SIZE", "1")),
+    )  # fmt: skip
 
 
 def param_groups(cfg: ZenConfig, model) -> list[dict]:
@@ -218,13 +306,5 @@ def count_params(cfg: ZenConfig, model_cfg=None) -> dict[str, int]:
         counted.lora.method = "lora"
     counted.train.gradient_checkpointing = False
     with torch.device("meta"):
-        model = AutoModelForImageTextToText.from_config(model_cfg)
-        llm = sum(
-            p.numel() for n, p in model.named_parameters() if component(n) == "llm" and "lm_head" not in n
-        )
-        total = sum(p.numel() for p in model.parameters())
-        model = prepare(counted, model)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    text = model.config.text_config
-    return {"total": total, "llm": llm, "trainable": trainable, "hidden": text.hidden_size,
-            "layers": text.num_hidden_layers}  # fmt: skip
+        model = prepare(counted, AutoModelForImageTextToText.from_config(model_cfg))
+    return _counts(model)
