@@ -180,6 +180,8 @@ def run(
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     parts = {"vision": 0.0, "language_model": 0.0, "backward": 0.0, "optimizer": 0.0}
+    torch.manual_seed(cfg.train.seed)  # the same dropout draws in every mode (set-up steps such as
+    # train.patch_embed=auto's timing draw random numbers too)
     warmup_s, losses = [], []
     for step in range(warmup + steps):
         clock.vision = []
