@@ -167,7 +167,7 @@ def run(
     mode: str, size: str, device: str, steps: int, warmup: int, overrides: list[str], batch_file: str
 ) -> dict:
     cfg = load_config(size, "instruct", overrides)
-    saved_batch = torch.load(batch_file)
+    saved_batch = torch.load(batch_file, weights_only=True)
     batch, batch_kind, drawn = saved_batch["tensors"], saved_batch["kind"], saved_batch["drawn"]
     batch = {k: v.to(device) for k, v in batch.items()}
     model = build_model(cfg, device, cfg.train.attention if mode == "ours" else "sdpa")
