@@ -2,6 +2,7 @@
 same per-sample loss and gradients; positions that run on across samples (naive packing) do not."""
 
 import itertools
+from unittest import mock
 
 import pytest
 import torch
@@ -132,3 +133,55 @@ def test_packed_training_loss_and_gradients_equal_padded(setup):
     torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
     for name, grad in ref.items():
         torch.testing.assert_close(model.get_parameter(name).grad, grad, rtol=1e-3, atol=1e-6, msg=name)
+
+
+def _loss_grads(model, batch):
+    model.zero_grad()
+    loss, _ = supervised_loss(model, batch)
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_varlen_attention_equals_sdpa_on_padded_and_packed_batches(setup):
+    # train.attention=varlen: padding and packed samples as segments of one variable-length call
+    # (torch's varlen_attn on CUDA; on the CPU the same segments through SDPA, checked here)
+    from zen_vl.train import varlen
+    from zen_vl.train.model import check_attention
+    from zen_vl.train.varlen import segments
+
+    processor, model, items = setup
+    pad = processor.tokenizer.pad_token_id
+    padded = Collator(pad)(items)
+    assert not padded["attention_mask"].all()  # the batch has padding for the segments to skip
+    reference, ref = _loss_grads(model, padded)
+    check_attention("varlen")
+    model.set_attn_implementation("varlen")
+    try:
+        with mock.patch.object(varlen, "segments", wraps=varlen.segments) as found:
+            loss, grads = _loss_grads(model, padded)
+        assert found.called  # the language model's attention ran through the varlen path
+        torch.testing.assert_close(loss, reference, rtol=1e-5, atol=1e-5)
+        for name, grad in ref.items():
+            torch.testing.assert_close(grads[name], grad, rtol=1e-3, atol=1e-6, msg=name)
+
+        packed = PackingCollator(pad, max(len(it["input_ids"]) for it in items) + 24, segments=True)(items)
+        rows, width = packed["input_ids"].shape
+        cu = packed["cu_seq_lens_q"]
+        starts = set(cu[:-1].tolist())
+        assert {r * width for r in range(rows)} <= starts and len(starts) >= len(items) + rows - 1
+        assert packed["max_length_q"] == int(cu.diff().max()) and int(cu[-1]) == rows * width
+        loss, grads = _loss_grads(model, packed)
+        torch.testing.assert_close(loss, reference, rtol=1e-5, atol=1e-5)
+        for name, grad in ref.items():
+            torch.testing.assert_close(grads[name], grad, rtol=1e-3, atol=1e-6, msg=name)
+        # without the segments the kernel would attend across samples: the loss moves
+        one = dict(
+            packed,
+            cu_seq_lens_q=torch.tensor([0, rows * width], dtype=torch.int32),
+            max_length_q=rows * width,
+        )
+        assert abs(float(supervised_loss(model, one)[0].detach()) - float(reference)) > 1e-3
+        assert segments(1, 4, torch.tensor([[0, 1, 0, 1]])).tolist() == [0, 2, 4]
+        assert segments(1, 4, None, torch.tensor([[1, 1, 1, 0]])).tolist() == [0, 3, 4]
+    finally:
+        model.set_attn_implementation("sdpa")

@@ -146,3 +146,37 @@ def test_grouped_expert_lora_equals_peft_on_the_tiny_moe_values_and_gradients():
     assert expert_grads and grads.keys() == grads_g.keys()
     for name in grads:
         assert torch.allclose(grads[name], grads_g[name], atol=1e-6, rtol=1e-4), name
+
+
+def test_fused_lora_function_passes_fp64_gradcheck_with_and_without_dropout():
+    from zen_vl.train.fused_lora import FusedLoRA
+
+    torch.manual_seed(0)
+    d, outs, r = 6, (5, 3, 3), (2, 2, 3)
+    x = torch.randn(2, 4, d, dtype=torch.float64, requires_grad=True)
+    W = [torch.randn(o, d, dtype=torch.float64) for o in outs]
+    b = [torch.randn(outs[0], dtype=torch.float64), None, None]
+    A = [torch.randn(k, d, dtype=torch.float64, requires_grad=True) for k in r]
+    B = [torch.randn(o, k, dtype=torch.float64, requires_grad=True) for o, k in zip(outs, r, strict=True)]
+    keep = torch.rand(2, 4, d) > 0.3
+    for mask, p in ((None, 0.0), (keep, 0.3)):
+        fn = lambda x, *ab, mask=mask, p=p: FusedLoRA.apply(x, mask, p, (2.0, 0.5, 1.0), *W, *b, *ab)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (x, *A, *B))
+
+
+def test_fused_qkv_and_gate_up_equal_peft_at_dropout_0_values_and_gradients():
+    runs = {}
+    for fused in (False, True):
+        cfg, model = _prepared(["lora.dropout=0", f"lora.fused_projections={str(fused).lower()}"])
+        runs[fused] = _loss_and_grads(model, _batch(cfg), "fp32")
+    (loss, grads), (loss_fused, grads_fused) = runs[False], runs[True]
+    assert abs(loss - loss_fused) < 1e-6
+    assert grads.keys() == grads_fused.keys() and sum("lora_A" in n for n in grads) >= 7
+    for name in grads:
+        torch.testing.assert_close(grads_fused[name], grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    fused_layers = [
+        m
+        for m in model.modules()
+        if getattr(m, "forward", None).__qualname__.endswith("_patch.<locals>.forward")
+    ]
+    assert len(fused_layers) == 5 * cfg.architecture.num_hidden_layers  # q, k, v, gate, up per layer

@@ -155,6 +155,11 @@ class LoraCfg(_Strict):
         description="q/k/v (and gate/up) adapters share one dropout draw of their common input: one copy kept "
         "for backward instead of three (a recipe change: correlated noise)",
     )
+    fused_projections: bool = Field(
+        False,
+        description="q/k/v and gate/up adapters run as one autograd function: one GEMM for their A's, one saved "
+        "input (exact at dropout 0; not under ZeRO-3)",
+    )
     target_modules: list[str] = Field(
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="language-model linear layers to adapt",
@@ -219,8 +224,10 @@ class TrainCfg(_Strict):
     )
     report_to: list[Literal["tensorboard", "wandb"]] = ["tensorboard"]
     dataloader_workers: int = Field(2, ge=0, description="processes rendering samples (images) for the GPU")
-    attention: Literal["sdpa", "flash_attention_2", "eager"] = Field(
-        "sdpa", description="attention kernel; flash_attention_2 needs the gpu extra (flash-attn)"
+    attention: Literal["sdpa", "varlen", "flash_attention_2", "eager"] = Field(
+        "sdpa",
+        description="attention kernel; varlen: torch's own variable-length kernel for the language model (padding "
+        "and packed samples as segments, no dense mask); flash_attention_2 needs the gpu extra (flash-attn)",
     )
     packing: bool = Field(
         False,

@@ -91,8 +91,12 @@ def ablations(size: str, device: str, overrides: list[str]) -> list[str]:
     ]
     if cfg.lora.dropout:
         flips.append(f"lora.shared_dropout={str(not cfg.lora.shared_dropout).lower()}")
+    flips.append(f"lora.fused_projections={str(not cfg.lora.fused_projections).lower()}")
     if device.startswith("cuda"):  # Triton kernels and bf16 matmuls need the GPU
         flips.append(f"train.liger={str(not t.liger).lower()}")
+        flips.append(
+            f"train.attention={'varlen' if t.attention != 'varlen' else 'sdpa'}"
+        )  # torch's FlashAttention
         flips.append(f"train.precision={'fp32' if t.precision != 'fp32' else 'bf16'}")
         flips.append(f"train.lora_input_cast={str(not t.lora_input_cast).lower()}")  # a no-op in fp32
         flips.append(f"train.compile={str(not t.compile).lower()}")  # inductor on the CPU: minutes

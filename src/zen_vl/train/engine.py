@@ -320,7 +320,11 @@ def build_trainer(
     train_set = ConversationDataset(data_dir / "train.jsonl", processor, **kwargs)
     val_set = ConversationDataset(data_dir / "val.jsonl", processor, **kwargs)
     pad = processor.tokenizer.pad_token_id
-    collator = PackingCollator(pad, cfg.train.max_length) if cfg.train.packing else Collator(pad)
+    collator = (
+        PackingCollator(pad, cfg.train.max_length, cfg.train.attention == "varlen")
+        if cfg.train.packing
+        else Collator(pad)
+    )
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(out / "runs"))
     trainer = ZenTrainer(
         model=model,

@@ -88,6 +88,7 @@ def apply_speedups(cfg: ZenConfig, model) -> dict:
         "attention": getattr(_base(model).config, "_attn_implementation", None),
         "checkpointed_layers": checkpointed_layers(model),
         "lora_input_cast": t.lora_input_cast,
+        "fused_projections": cfg.lora.fused_projections,
     }
     used.update(use_linear_patch_embed(model, t.patch_embed))
     if t.compile:

@@ -39,6 +39,11 @@ def component(name: str) -> str:
 
 
 def check_attention(attention: str) -> None:
+    """Refuses what this machine cannot run; registers train.attention=varlen with transformers."""
+    if attention == "varlen":
+        from zen_vl.train import varlen
+
+        varlen.register()
     if attention == "flash_attention_2":
         import importlib.util
 
@@ -166,6 +171,12 @@ def prepare(cfg: ZenConfig, model):
             from zen_vl.train.shared_dropout import share_adapter_dropout
 
             share_adapter_dropout(model)
+        if cfg.lora.fused_projections:
+            if cfg.train.distributed == "zero3":  # ZeRO-3 gathers each weight inside its module's call only
+                raise TrainError("lora.fused_projections: not with train.distributed=zero3 (set it false)")
+            from zen_vl.train.fused_lora import fuse_adapter_groups
+
+            fuse_adapter_groups(model)
     layers = decoder_layers(model)
     wanted = cfg.train.gradient_checkpointing
     n = len(layers) if wanted is True else 0 if wanted is False else auto_checkpointed_layers(cfg, model)

@@ -2,7 +2,8 @@
 and attending only to itself.
 
     PackingCollator       rows of at most `capacity` tokens (first fit, longest first); each row carries
-                          `text_position_ids`: 0..n-1 per sample, padding as a segment of its own
+                          `text_position_ids`: 0..n-1 per sample, padding as a segment of its own; for
+                          train.attention=varlen also the segments' `cu_seq_lens_q` and `max_length_q`
     packed_inputs(model)  swaps those for the (4, rows, L) position ids the model takes: the text row
                           plus each segment's mRoPE rows from the model's own `get_rope_index`, called
                           per segment so every sample starts at position 0, as it would alone
@@ -46,9 +47,10 @@ def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
 class PackingCollator:
     """Rendered samples (ConversationDataset items) to packed rows."""
 
-    def __init__(self, pad_token_id: int, capacity: int):
+    def __init__(self, pad_token_id: int, capacity: int, segments: bool = False):
         self.pad = pad_token_id
         self.capacity = capacity
+        self.segments = segments  # also the varlen segments (train.attention=varlen), found here on the host
 
     def __call__(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         rows = pack_rows([len(it["input_ids"]) for it in items], self.capacity)
@@ -65,6 +67,11 @@ class PackingCollator:
             batch["text_position_ids"].append(torch.cat([*positions, torch.arange(width - used)]))
             batch["attention_mask"].append(torch.arange(width).lt(used).long())  # counts tokens only
         out = {k: torch.stack(v) for k, v in batch.items() if v}
+        if self.segments:
+            from zen_vl.train.varlen import segments
+
+            cu = segments(len(rows), width, out["text_position_ids"], out["attention_mask"])
+            out["cu_seq_lens_q"], out["max_length_q"] = cu, int(cu.diff().max())
         order = [i for row in rows for i in row]  # vision inputs in the order their tokens appear
         for key in CONCAT:
             parts = [items[i][key] for i in order if key in items[i]]
