@@ -1,101 +1,80 @@
-"""A tool-calling loop: the agent model reads a screenshot, calls a tool in Qwen3's <tool_call>
-format, we execute it and feed the result back as a `tool` message, until it answers in text.
+"""One GUI episode: the agent model reads the screenshot, calls a tool in Qwen3's <tool_call> format, the
+environment executes it and answers with the next screenshot (a `tool` message), until the goal holds,
+the model stops calling tools, or the step limit. Prints each screenshot, call and response.
 
-python examples/tool_loop.py MODEL_DIR SCREENSHOT ["request"]
-e.g. python examples/tool_loop.py agent/finetuned/tiny/merged dialog.png "Confirm this dialog."
+python examples/tool_loop.py MODEL_DIR [--family settings|checkout|shop] [--seed N] [--out DIR]
+python examples/tool_loop.py --server http://127.0.0.1:8080 [--family ...]   # any OpenAI-compatible server
+e.g. python examples/tool_loop.py agent/finetuned/tiny/merged --family settings
 """
 
+import argparse
 import contextlib
-import json
-import re
+import random
 import sys
+from pathlib import Path
 
-import torch
-from PIL import Image
-from transformers import AutoModelForImageTextToText, AutoProcessor
-
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "click",
-            "description": "Click a point on the screen.",
-            "parameters": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["coordinate"],
-                "properties": {
-                    "coordinate": {
-                        "type": "array",
-                        "items": {"type": "integer", "minimum": 0, "maximum": 1000},
-                        "minItems": 2,
-                        "maxItems": 2,
-                        "description": "[x, y] on the screenshot in relative coordinates from 0 to 1000",
-                    }
-                },
-            },
-        },
-    }
-]
+from zen_vl.config import load_config
+from zen_vl.data.context import Ctx, MediaWriter
+from zen_vl.gui.episode import oracle_steps, run_episodes
+from zen_vl.gui.tasks import FAMILIES, make_task
 
 
-def click(coordinate):  # a stand-in for a real GUI driver
-    return {"status": "ok", "clicked": coordinate}
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", nargs="?", help="a Hub-format model folder (omit with --server)")
+    ap.add_argument("--server", help="base URL of an OpenAI-compatible server (llama-server, vLLM)")
+    ap.add_argument("--family", choices=FAMILIES, default="settings")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", default="tiny", help="whose config: image size, screenshots kept, token budget")
+    ap.add_argument("--out", type=Path, default=Path("episode"), help="where the screenshots are written")
+    ap.add_argument("--thinking", action="store_true", help="the model reasons first (the thinking variant)")
+    args = ap.parse_args()
+    if not args.model and not args.server:
+        ap.error("give a model folder or --server")
+    cfg = load_config(args.size, "agent")
+    ctx = Ctx(rng=random.Random(f"example/{args.seed}"), split="test", think=False, identity=cfg.identity,
+              data=cfg.data, media=MediaWriter(args.out), stem="unused")  # fmt: skip
+    task = make_task(ctx, args.family)
+    width, height = round(cfg.data.image_size * 4 / 3), cfg.data.image_size
+    spec = {"id": f"{args.family}-{args.seed}", **task.spec(), "width": width, "height": height,
+            "oracle_actions": oracle_steps(task, width, height)}  # fmt: skip
+    print(f"task: {task.request} (the oracle needs {spec['oracle_actions']} actions)")
+    thinking = args.thinking
+    with policy(args, cfg, args.out) as act:
 
-
-def run(
-    model_dir: str, screenshot: str, request: str = "Confirm this dialog.", max_turns: int = 3
-) -> list[dict]:
-    processor = AutoProcessor.from_pretrained(model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype="auto", device_map="auto").eval()
-    messages = [
-        {
-            "role": "user",
-            "content": [
-                {"type": "image", "image": Image.open(screenshot).convert("RGB")},
-                {"type": "text", "text": request},
-            ],
-        }
-    ]
-    for _ in range(max_turns):
-        inputs = processor.apply_chat_template(
-            messages,
-            tools=TOOLS,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-        ).to(model.device)
-        with torch.no_grad():
-            out = model.generate(**inputs, max_new_tokens=96, do_sample=False)
-        text = processor.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        calls = []
-        for body in re.findall(r"<tool_call>\s*(.*?)\s*</tool_call>", text, re.DOTALL):
-            with contextlib.suppress(json.JSONDecodeError):
-                calls.append(json.loads(body))
-        if not calls:
-            messages.append({"role": "assistant", "content": text.strip()})
-            break
-        messages.append(
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [
-                    {"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments", {})}}
-                    for c in calls
-                ],
-            }
-        )
-        for c in calls:
-            result = (
-                click(**c.get("arguments", {}))
-                if c["name"] == "click"
-                else {"error": f"unknown tool {c['name']}"}
+        def shown(prompts):  # print what the model sees last and what it answers
+            last = prompts[0]["messages"][-1]
+            blocks = (
+                last["content"]
+                if isinstance(last["content"], list)
+                else [{"type": "text", "text": last["content"]}]
             )
-            messages.append({"role": "tool", "content": json.dumps(result)})
-    return messages
+            shot = next((b["image"] for b in reversed(blocks) if b.get("type") == "image"), None)
+            text = " ".join(b["text"] for b in blocks if b.get("type") == "text")
+            print(f"{last['role']}: {text}" + (f" [screenshot {args.out / shot}]" if shot else ""))
+            answers = act(prompts)
+            print(f"assistant: {answers[0]}")
+            return answers
+
+        (record,) = run_episodes(shown, [spec], args.out, keep_screenshots=cfg.data.gui_episode_screenshots,
+                                 extra_steps=cfg.eval.episode_extra_steps, thinking=thinking)  # fmt: skip
+    print(f"{'success' if record['success'] else 'failure'}: stopped on {record['stop']} after {record['actions']} "
+          f"actions ({record['invalid']} invalid)")  # fmt: skip
+    return 0 if record["success"] else 1
+
+
+@contextlib.contextmanager
+def policy(args, cfg, media: Path):
+    if args.server:
+        from zen_vl.evaluate.episodes import endpoint_policy
+
+        yield endpoint_policy(args.server.rstrip("/"), cfg, media)
+    else:
+        from zen_vl.evaluate.episodes import hf_policy
+
+        with hf_policy(Path(args.model), cfg, args.thinking, media) as act:
+            yield act
 
 
 if __name__ == "__main__":
-    for m in run(*sys.argv[1:4])[1:]:
-        print(m["role"], json.dumps(m.get("tool_calls") or m["content"], ensure_ascii=False))
+    sys.exit(main())

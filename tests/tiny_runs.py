@@ -7,7 +7,8 @@ suite trains on one generator's slice: identity, the colour probe (pixels must f
 
 FAST = ["train.dataloader_workers=0", "train.save_steps=1000", "train.report_to=[]"]
 ONLY = {  # a whole mapping on the command line replaces the variant's mix: one generator
-    g: [f"data.mix={{{g}: 1}}"] for g in ("identity", "colour_probe", "gui", "reasoning", "general")
+    g: [f"data.mix={{{g}: 1}}"]
+    for g in ("identity", "colour_probe", "gui", "gui_episode", "reasoning", "general")
 }
 IDENTITY = [
     *FAST,
@@ -54,16 +55,35 @@ AGENT = [
 
 def full_mix(variant: str) -> list[str]:
     """Overrides that give tiny the real sizes' data for `variant` (the tiny demo trains on narrower
-    mixes): the variant's mix, every identity language and image kind, every screen, 3 distractors."""
+    mixes): the variant's mix, every identity language and image kind, every screen, 3 distractors,
+    and their max_length."""
     import json
 
     from zen_vl.config import load_config
 
-    real = load_config("8b", variant).data
+    full = load_config("8b", variant)
+    real = full.data
     return [
+        f"train.max_length={full.train.max_length}",  # GUI episodes with 3 distractor tools pass 1024 tokens
         f"data.mix={json.dumps(real.mix)}",
         f"data.languages={json.dumps(real.languages)}",
         f"data.identity_images={json.dumps(real.identity_images)}",
         f"data.gui_screens={json.dumps(real.gui_screens)}",
         f"data.gui_distractors={real.gui_distractors}",
     ]
+
+
+# GUI episodes on one app (the shop: open the nth result, add it to the cart, check out when asked):
+# 2-3 actions, each answered with the next screenshot; no distractor tools.
+EPISODES = [
+    *FAST,
+    *ONLY["gui_episode"],
+    "data.gui_episode_families=[shop]",
+    "data.gui_episode_changes=2",
+    "data.gui_distractors=0",
+    "data.train=160",
+    "data.val=4",
+    "data.test=30",
+    "train.lr=5e-3",
+    "train.epochs=4",
+]

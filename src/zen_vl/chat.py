@@ -223,6 +223,56 @@ def training_views(sample: dict, processor) -> list[tuple[dict, int]]:
     with several queries becomes one view per query that has assistant turns: the messages up to the
     next query, supervising only the assistant turns after this one (earlier ones are context, as the
     template renders them at inference: without their reasoning). Otherwise the sample as it is."""
+    window = (sample.get("meta") or {}).get("screenshot_window")
+    views = _query_views(sample, processor)
+    return [v for view in views for v in _window_views(*view, window)] if window else views
+
+
+OMITTED = "(an earlier screenshot, left out)"
+
+
+def _images(messages: list[dict]) -> int:
+    return sum(
+        b.get("type") == "image" for m in messages if isinstance(m.get("content"), list) for b in m["content"]
+    )
+
+
+def bounded(messages: list[dict], keep: int) -> list[dict]:
+    """The messages with only the last `keep` images (older image blocks become a text note): how a GUI
+    episode's context is cut at every step, in training and in the eval."""
+    seen, out = 0, []
+    for m in reversed(messages):
+        content = m.get("content")
+        if isinstance(content, list):
+            blocks = []
+            for b in reversed(content):
+                if b.get("type") == "image":
+                    seen += 1
+                    b = b if seen <= keep else {"type": "text", "text": OMITTED}
+                blocks.append(b)
+            m = {**m, "content": blocks[::-1]}
+        out.append(m)
+    return out[::-1]
+
+
+def _window_views(sample: dict, skip: int, keep: int) -> list[tuple[dict, int]]:
+    """A view whose context holds more than `keep` images, split so every supervised turn sees what
+    the eval shows at that step (the last `keep` images before it): the turns that still fit in one
+    view, then one view per later turn, its context bounded."""
+    messages = sample["messages"]
+    turns = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    fits = [i for i in turns[skip:] if _images(messages[:i]) <= keep]
+    views = []
+    if fits:
+        views.append(({**sample, "messages": messages[: fits[-1] + 1]}, skip))
+    for k, i in enumerate(turns):
+        if k < skip or i in fits or messages[i].get("loss") is False:
+            continue
+        views.append(({**sample, "messages": bounded(messages[: i + 1], keep)}, k))
+    return views
+
+
+def _query_views(sample: dict, processor) -> list[tuple[dict, int]]:
     messages = sample["messages"]
     queries = [i for i, m in enumerate(messages) if _is_query(m)]
     if len(queries) < 2 or not opens_reasoning(processor):

@@ -28,7 +28,7 @@ FLAVORS = ("instruct", "thinking")
 PIXELS_PER_TOKEN = 32 * 32
 
 # Built-in data generators (zen_vl.data.build.GENERATORS) and identity languages.
-GENERATORS = ("identity", "visual", "reasoning", "gui", "video", "general", "colour_probe")
+GENERATORS = ("identity", "visual", "reasoning", "gui", "gui_episode", "video", "general", "colour_probe")
 GUI_SCREENS = ("form", "settings", "dialog", "search", "checkout", "photo")
 LANGUAGES = ("en", "zh", "es", "fr", "de", "ja")
 
@@ -301,6 +301,12 @@ class EvalCfg(_Strict):
     )
     samples: int = Field(1, gt=0, description="sampled answers per case (Thinking models), averaged")
     seed: int = Field(0, description="seed of the sampled decoding")
+    episodes: bool = Field(
+        True, description="agent: replay the test set's GUI episodes live (the model acts in the environment)"
+    )
+    episode_extra_steps: int = Field(
+        4, ge=0, description="an episode stops after the oracle's action count plus this many actions"
+    )
 
 
 class ExportCfg(_Strict):
@@ -461,6 +467,22 @@ class DataCfg(_Strict):
     )
     gui_distractors: int = Field(
         3, ge=0, le=6, description="most unneeded tools declared beside the needed ones"
+    )
+    gui_episode_families: list[Literal["settings", "checkout", "shop"]] = Field(
+        ["settings", "checkout", "shop"], description="apps the gui_episode generator draws its tasks from"
+    )
+    gui_episode_changes: int = Field(
+        3,
+        ge=1,
+        le=3,
+        description="most changes an episode's request asks for before its final action (settings "
+        "switches, checkout edits): 1 gives 2-action episodes",
+    )
+    gui_episode_screenshots: int = Field(
+        4,
+        gt=0,
+        description="most screenshots an episode keeps in context (older ones become a note), in "
+        "training samples and in the eval",
     )
     sources: list[SourceCfg] = Field([], description="bring-your-own data, added on top of the generated mix")
     check_lengths: bool = Field(

@@ -32,6 +32,7 @@ from zen_vl.config import ZenConfig
 from zen_vl.data import draw, llamafactory
 from zen_vl.data.context import SPLITS, Ctx, MediaWriter
 from zen_vl.data.distill import distill
+from zen_vl.data.episodes import gui_episode
 from zen_vl.data.general import general
 from zen_vl.data.gui import gui
 from zen_vl.data.identity import identity
@@ -46,6 +47,7 @@ GENERATORS: dict[str, Callable[[Ctx], dict]] = {
     "visual": visual,
     "reasoning": reasoning,
     "gui": gui,
+    "gui_episode": gui_episode,
     "video": video,
     "general": general,
     "colour_probe": colour_probe,

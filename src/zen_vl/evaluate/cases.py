@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zen_vl.chat import bounded
+
 
 @dataclass
 class Case:
@@ -26,10 +28,11 @@ def cases_of(index: int, sample: dict) -> list[Case]:
     turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if meta.get("skill") != "function_calling":
         turns = turns[:1]
+    window = meta.get("screenshot_window")  # GUI episodes: each step sees the last N screenshots
     return [
         Case(
             id=f"{index}:{n}",
-            prompt={**sample, "messages": messages[:i]},
+            prompt={**sample, "messages": bounded(messages[:i], window) if window else messages[:i]},
             expected=messages[i],
             meta=meta,
             turn=n,

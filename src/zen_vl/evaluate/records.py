@@ -19,7 +19,10 @@ def score(case: Case, output: str, *, thinking: bool, name: str) -> dict:
         point = _click_point(answer)
         rec.update(correct=point is not None and scoring.in_box(point, meta["answer"]))
     elif skill == "function_calling" or case.tools:
-        verdict = score_calls(answer, case.expected.get("tool_calls") or [], case.tools, meta.get("targets"))
+        targets = (
+            meta["turn_targets"][case.turn] if "turn_targets" in meta else meta.get("targets")
+        )  # episodes: per turn
+        verdict = score_calls(answer, case.expected.get("tool_calls") or [], case.tools, targets)
         rec.update(
             verdict, expected_calls=len(case.expected.get("tool_calls") or []), correct=verdict["exact"]
         )

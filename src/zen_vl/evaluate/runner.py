@@ -35,6 +35,7 @@ from zen_vl.config import ZenConfig
 from zen_vl.data.schema import read_jsonl
 from zen_vl.errors import ZenError
 from zen_vl.evaluate.cases import Case, cases_of
+from zen_vl.evaluate.episodes import episode_specs, episodes_of, hf_policy, served_policy
 from zen_vl.evaluate.generate import generate
 from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import failures, markdown, summarize
@@ -359,6 +360,7 @@ def run_eval(
     sets = case_sets(cfg, data, screenspot)
     bfcl_data = data_of(bfcl) if bfcl is not None else None
     models = models_to_evaluate(cfg, layout, model)
+    specs = episode_specs(data, cfg.eval.limit) if cfg.eval.episodes else []
     finetuned = layout.finetuned(cfg.variant, cfg.size)
     out = out or (
         Path(model).parent / f"eval-{Path(model).name}" if model is not None else finetuned / "eval"
@@ -379,6 +381,12 @@ def run_eval(
             done.append(d)
             extra = d["metrics"]
             results["benchmarks"]["bfcl"] = bfcl_header(d["selection"])
+        if specs:
+            e = episodes_of(label, model_fingerprint(folder), lambda media, f=folder, t=thinking: hf_policy(f, cfg, t, media),
+                            specs, out, cfg, thinking, force=force, progress=progress)  # fmt: skip
+            extra = {**extra, **e["metrics"]}
+            results["benchmarks"]["gui_episodes"] = {"episodes": len(specs), "path": str(data / "test.jsonl")}
+            done.append({**e, "records": []})
         records = [r for d in done for r in d["records"]]
         results["models"][label] = {
             "format": "hf",
@@ -391,7 +399,18 @@ def run_eval(
         }
     if model is None:
         evaluate_exports(
-            cfg, layout, sets, formats, bfcl, bfcl_data, out, data, results, force=force, progress=progress
+            cfg,
+            layout,
+            sets,
+            formats,
+            bfcl,
+            bfcl_data,
+            out,
+            data,
+            results,
+            force=force,
+            progress=progress,
+            specs=specs,
         )
     write_json(out / RESULTS, results)
     tmp = out / "results.md.tmp"
@@ -402,7 +421,7 @@ def run_eval(
 
 def evaluate_exports(
     cfg: ZenConfig, layout: Layout, sets: dict[str, CaseSet], formats: tuple[str, ...], bfcl, bfcl_data,
-    out: Path, data: Path, results: dict, *, force: bool, progress: bool,
+    out: Path, data: Path, results: dict, *, force: bool, progress: bool, specs: list[dict] | None = None,
 ) -> None:  # fmt: skip
     """Rows of results.json for the exported models (`formats`), beside the transformers ones; an
     export `formats` does not name keeps its row while its cached records are up to date (make mlx
@@ -425,6 +444,12 @@ def evaluate_exports(
             extra = d["metrics"]
         elif bfcl is not None:
             note = "BFCL not run: mlx-vlm's server has no /v1/completions, which BFCL's Qwen handler calls"
+        if specs:
+            e = episodes_of(served.label, export_identity(served), lambda media, s=served: served_policy(s, cfg, thinking, media),
+                            specs, out, cfg, thinking, force=force, progress=progress, cached_only=cached_only)  # fmt: skip
+            if e:
+                extra = {**extra, **e["metrics"]}
+                done.append({**e, "records": []})
         records = [r for d in done for r in d["records"]]
         row = {
             "format": served.kind,
