@@ -41,7 +41,9 @@ def test_the_gpu_bench_dry_runs_on_cpu_and_compares_both_modes_on_the_same_start
         "train.attention",
         "train.patch_embed",
         "train.gradient_checkpointing",
+        "lora.fused_projections",
     }
+    assert flips["lora.fused_projections=true"]["kernels"]["fused_projections"] is True
     forced = flips["train.gradient_checkpointing=true"]  # every layer, fewer bytes kept for backward
     assert forced["gradient_checkpointing"] is True and forced["checkpointed_layers"] > 0
     assert forced["saved_activations"]["bytes"] < ours["saved_activations"]["bytes"]
