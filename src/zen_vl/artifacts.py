@@ -189,3 +189,18 @@ def device_name() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
     return cpu_name()
+
+
+def reusable(path: Path, fp: str, *, force: bool, progress: bool, what: str) -> dict | None:
+    """The records cached at `path` when they match `fp` (and no FORCE), else None."""
+    cached = current(path.parent, path.name, fp)
+    if cached and not force:
+        if progress:
+            print(f"{what}: up to date ({path})")
+        return cached
+    return None
+
+
+def safe_name(label: str) -> str:
+    """A model label (gguf:Q8_0, mlx:4bit) as a file name."""
+    return label.replace(":", "-").replace("/", "-")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from zen_vl.artifacts import code_hash, current, fingerprint
+from zen_vl.artifacts import code_hash, current, fingerprint, reusable, safe_name
 from zen_vl.atomic import write_json
 from zen_vl.config import ZenConfig
 from zen_vl.data.schema import read_jsonl
@@ -37,8 +37,7 @@ def episode_specs(data: Path, limit: int | None = None) -> list[dict]:
 @contextlib.contextmanager
 def hf_policy(folder: Path, cfg: ZenConfig, thinking: bool, media: Path) -> Iterator[Callable]:
     """A transformers model answering episode prompts, batched, decoded as the test set is."""
-    from zen_vl.evaluate.generate import generate
-    from zen_vl.evaluate.runner import decoding, load_model
+    from zen_vl.evaluate.generate import decoding, generate, load_model
 
     processor, model = load_model(folder)
     how = decoding(cfg, model, thinking)
@@ -84,14 +83,12 @@ def episodes_of(
 ) -> dict | None:  # fmt: skip
     """One model's episode records and gui/* metrics; `policy(media)` is a context yielding the model's
     `prompts -> texts`. With `cached_only`, the up-to-date cached result or None."""
-    from zen_vl.evaluate.runner import _safe, reusable
-
     settings = {"keep": cfg.data.gui_episode_screenshots, "extra": cfg.eval.episode_extra_steps,
                 "max_new_tokens": cfg.eval.max_new_tokens, "decoding": cfg.eval.thinking_decoding,
                 "processor_kwargs": cfg.vision.processor_kwargs}  # fmt: skip
     fp = fingerprint({"model": identity, "episodes": specs, "settings": settings, "thinking": thinking,
                       "code": code_hash(*CODE)})  # fmt: skip
-    path = out / f"{_safe(label)}.episodes.json"
+    path = out / f"{safe_name(label)}.episodes.json"
     if cached_only:
         return current(path.parent, path.name, fp)
     cached = reusable(path, fp, force=force, progress=progress, what=f"{label} on episodes")
@@ -99,7 +96,7 @@ def episodes_of(
         return cached
     if progress:
         print(f"{label} on episodes: {len(specs)} GUI episodes, acting in the environment")
-    media = out / f"episodes-{_safe(label)}"
+    media = out / f"episodes-{safe_name(label)}"
     start = time.perf_counter()
     with policy(media) as act:
         records = run_episodes(act, specs, media, keep_screenshots=cfg.data.gui_episode_screenshots,

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from zen_vl.chat import render
 from zen_vl.collate import Collator, unbatch
+from zen_vl.errors import ZenError
 
 
 def prompt_of(sample: dict) -> dict:
@@ -82,3 +83,30 @@ def generate(
         bar.update(len(chunk))
     bar.close()
     return out
+
+
+def load_model(folder: Path):
+    """(processor, model) of any Hub-format Qwen3-VL folder: bf16 on a GPU, fp32 on CPU."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ZenError(f"{folder}: not a model folder (no config.json)")
+    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+    if not hasattr(processor, "image_processor"):
+        raise ZenError(f"{folder}: no image processor (preprocessor_config.json missing?)")
+    cuda = torch.cuda.is_available()
+    model = AutoModelForImageTextToText.from_pretrained(
+        folder, dtype=torch.bfloat16 if cuda else torch.float32, local_files_only=True
+    )
+    return processor, model.to("cuda" if cuda else "cpu").eval()
+
+
+def decoding(cfg, model, thinking: bool) -> dict:
+    """How this model's answers are generated, recorded in results.json: greedy, or (Thinking-template
+    models, eval.thinking_decoding=sample) the model's own sampling settings, seeded."""
+    if not thinking or cfg.eval.thinking_decoding == "greedy":
+        return {"mode": "greedy", "samples": 1}
+    gen = model.generation_config
+    return {"mode": "sample", "samples": cfg.eval.samples, "seed": cfg.eval.seed,
+            **{k: getattr(gen, k, None) for k in ("temperature", "top_p", "top_k")}}  # fmt: skip

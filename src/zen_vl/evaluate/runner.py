@@ -29,6 +29,8 @@ from zen_vl.artifacts import (
     read_manifest,
     require,
     require_finetuned,
+    reusable,
+    safe_name,
 )
 from zen_vl.atomic import write_json
 from zen_vl.config import ZenConfig
@@ -36,7 +38,7 @@ from zen_vl.data.schema import read_jsonl
 from zen_vl.errors import ZenError
 from zen_vl.evaluate.cases import Case, cases_of
 from zen_vl.evaluate.episodes import episode_specs, episodes_of, hf_policy, served_policy
-from zen_vl.evaluate.generate import generate
+from zen_vl.evaluate.generate import decoding, generate, load_model
 from zen_vl.evaluate.records import score
 from zen_vl.evaluate.report import failures, markdown, summarize
 from zen_vl.evaluate.served import Served
@@ -52,24 +54,6 @@ class CaseSet:
     path: Path
     skipped: list[str] | None = None
     samples: int = 0  # test samples behind the cases (tool-calling samples give one case per turn)
-
-
-def load_model(folder: Path):
-    """(processor, model) of any Hub-format Qwen3-VL folder: bf16 on a GPU, fp32 on CPU."""
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise ZenError(f"{folder}: not a model folder (no config.json)")
-    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
-    if not hasattr(processor, "image_processor"):
-        raise ZenError(f"{folder}: no image processor (preprocessor_config.json missing?)")
-    cuda = torch.cuda.is_available()
-    model = AutoModelForImageTextToText.from_pretrained(
-        folder, dtype=torch.bfloat16 if cuda else torch.float32, local_files_only=True
-    )
-    return processor, model.to("cuda" if cuda else "cpu").eval()
 
 
 def model_fingerprint(folder: Path) -> str:
@@ -90,16 +74,6 @@ def load_cases(folder: Path, limit: int | None = None) -> tuple[list[Case], int]
     if not samples:
         raise ZenError(f"{path}: the test set is empty (data.test=0?)")
     return [c for i, s in enumerate(samples) for c in cases_of(i, s)], len(samples)
-
-
-def decoding(cfg: ZenConfig, model, thinking: bool) -> dict:
-    """How this model's answers are generated, recorded in results.json: greedy, or (Thinking-template
-    models, eval.thinking_decoding=sample) the model's own sampling settings, seeded."""
-    if not thinking or cfg.eval.thinking_decoding == "greedy":
-        return {"mode": "greedy", "samples": 1}
-    gen = model.generation_config
-    return {"mode": "sample", "samples": cfg.eval.samples, "seed": cfg.eval.seed,
-            **{k: getattr(gen, k, None) for k in ("temperature", "top_p", "top_k")}}  # fmt: skip
 
 
 def evaluate_model(
@@ -227,7 +201,7 @@ def bfcl_of(
     settings = {k: getattr(cfg.eval, k) for k in ("bfcl_limit", "max_new_tokens", "batch_size")}
     key = {"model": identity, "data": folder_hash(data) if data else bfcl.VERSION, "eval": settings,
            "code": code_hash("evaluate/bfcl.py", "evaluate/bfcl_official.py", "evaluate/completions_server.py")}  # fmt: skip
-    path = out / f"{_safe(label)}.bfcl.json"
+    path = out / f"{safe_name(label)}.bfcl.json"
     cached = reusable(path, fingerprint(key), force=force, progress=progress, what=f"{label} on bfcl")
     if cached:
         return cached
@@ -235,16 +209,12 @@ def bfcl_of(
         print(f"{label} on bfcl: BFCL v4 through BFCL's own loop and checker ({data or 'package data'})")
     start = time.perf_counter()
     with endpoint() as url:
-        done = bfcl.run(url, tokenizer, out / f"bfcl-{_safe(label)}", data=data, limit=cfg.eval.bfcl_limit,
+        done = bfcl.run(url, tokenizer, out / f"bfcl-{safe_name(label)}", data=data, limit=cfg.eval.bfcl_limit,
                         threads=cfg.eval.batch_size, progress=progress)  # fmt: skip
     cached = {"fingerprint": fingerprint(key), "seconds": time.perf_counter() - start,
               "decoding": {"mode": "greedy", "samples": 1}, **done}  # fmt: skip
     write_json(path, cached)
     return cached
-
-
-def _safe(label: str) -> str:
-    return label.replace(":", "-").replace("/", "-")
 
 
 def exported_models(
@@ -297,7 +267,7 @@ def served_records(
     key = {"model": identity, "cases": cases.content, "eval": eval_settings(cfg), "thinking": thinking,
            "code": scoring_code() + code_hash("evaluate/served.py")}  # fmt: skip
     fp = fingerprint(key)
-    path = out / f"{_safe(model.label)}{'' if name == 'test' else '.' + name}.json"
+    path = out / f"{safe_name(model.label)}{'' if name == 'test' else '.' + name}.json"
     if cached_only:
         return current(path.parent, path.name, fp)
     cached = reusable(path, fp, force=force, progress=progress, what=f"{model.label} on {name}")
@@ -321,16 +291,6 @@ def served_records(
               "decoding": {"mode": "greedy", "samples": 1}, "records": records, "skipped_cases": skipped}  # fmt: skip
     write_json(path, cached)
     return cached
-
-
-def reusable(path: Path, fp: str, *, force: bool, progress: bool, what: str) -> dict | None:
-    """The records cached at `path` when they match `fp` (and no FORCE), else None."""
-    cached = current(path.parent, path.name, fp)
-    if cached and not force:
-        if progress:
-            print(f"{what}: up to date ({path})")
-        return cached
-    return None
 
 
 def eval_settings(cfg: ZenConfig) -> dict:
