@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zen_vl.config import load_config
 from zen_vl.data.context import Ctx, MediaWriter
-from zen_vl.gui.episode import oracle_steps, run_episodes
+from zen_vl.gui.episode import run_episodes, trajectory
 from zen_vl.gui.tasks import FAMILIES, make_task
 
 
@@ -37,7 +37,7 @@ def main() -> int:
     task = make_task(ctx, args.family)
     width, height = round(cfg.data.image_size * 4 / 3), cfg.data.image_size
     spec = {"id": f"{args.family}-{args.seed}", **task.spec(), "width": width, "height": height,
-            "oracle_actions": oracle_steps(task, width, height)}  # fmt: skip
+            "oracle_actions": len(trajectory(task, width, height, lambda img: "")["calls"])}  # fmt: skip
     print(f"task: {task.request} (the oracle needs {spec['oracle_actions']} actions)")
     thinking = args.thinking
     with policy(args, cfg, args.out) as act:

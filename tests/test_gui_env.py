@@ -7,14 +7,14 @@ import random
 
 import pytest
 
-from zen_vl.chat import IGNORE_INDEX, render
+from zen_vl.chat import IGNORE_INDEX, OMITTED, bounded, render
 from zen_vl.config import load_config
 from zen_vl.data.context import Ctx, MediaWriter
 from zen_vl.data.episodes import gui_episode
 from zen_vl.data.gui import TOOLS
 from zen_vl.data.schema import sample_problems
 from zen_vl.gui.env import GuiEnv
-from zen_vl.gui.episode import OMITTED, bounded, metrics, run_episodes
+from zen_vl.gui.episode import metrics, run_episodes
 from zen_vl.gui.tasks import FAMILIES, Task, holds, next_call
 
 

@@ -12,6 +12,7 @@ context to the last that many, older ones replaced by a note, as the live eval r
 from __future__ import annotations
 
 from zen_vl.data.context import Ctx, assistant, sample
+from zen_vl.data.gui import TOOLS
 from zen_vl.gui.episode import trajectory
 from zen_vl.gui.tasks import FAMILIES, make_task
 
@@ -45,17 +46,10 @@ def gui_episode(ctx: Ctx) -> dict:
         task="episode",
         key=f"episode:{family}|{task.request}|{task.state}",
         answer=traj["calls"],
-        tools=[_declared(n) for n in task.tools],
+        tools=[TOOLS[n] for n in task.tools],
         skill="function_calling",
-        targets={},
         turn_targets=[*traj["targets"], {}],
         heldout_phrasing=task.heldout_phrasing,
         screenshot_window=ctx.data.gui_episode_screenshots,
         episode=spec,
     )
-
-
-def _declared(name: str) -> dict:
-    from zen_vl.data.gui import TOOLS
-
-    return TOOLS[name]

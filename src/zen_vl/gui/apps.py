@@ -14,6 +14,7 @@ cannot take raises Invalid (the environment keeps the state it had).
 
 from __future__ import annotations
 
+from zen_vl.data import draw
 from zen_vl.data.gui import Screen
 
 
@@ -138,7 +139,7 @@ def _shop_render(state: dict, s: Screen) -> None:
             y = _row(s, k - first, 3.0, 2.6)
             title = f"{k + 1}. {items[k]['name']}"
             s.text(u * 0.8, y, title, bold=True, colour=(30, 60, 170))
-            w, h = s.pen.textbbox((0, 0), title, font=s.bold)[2:]
+            w, h = draw.text_size(s.pen, title, s.bold)
             s.boxes[f"result:{k + 1}"] = (u * 0.8, y, u * 0.8 + w, y + h + u * 0.3)
             s.text(u * 0.8, y + u * 0.9, f"${items[k]['price']}", colour=(40, 130, 60))
         if first + VISIBLE_RESULTS < len(items):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from zen_vl.chat import OMITTED, bounded  # noqa: F401  (re-exported: the eval's context rule)
+from zen_vl.chat import bounded
 from zen_vl.data.gui import TOOLS
 from zen_vl.gui.env import GuiEnv
 from zen_vl.gui.tasks import Task, next_call
@@ -30,16 +30,6 @@ from zen_vl.gui.tasks import Task, next_call
 
 def tool_response(image: str, message: str) -> dict:
     return {"role": "tool", "content": [{"type": "image", "image": image}, {"type": "text", "text": message}]}
-
-
-def oracle_steps(task: Task, width: int, height: int, limit: int = 12) -> int:
-    env = GuiEnv(task.state, [TOOLS[n] for n in task.tools], width, height)
-    for n in range(limit + 1):
-        step = next_call(task, env)
-        if step is None:
-            return n
-        env.step(step[0])
-    raise RuntimeError(f"the oracle did not reach the goal of {task.request!r} in {limit} steps")
 
 
 def trajectory(task: Task, width: int, height: int, save: Callable[[Image.Image], str]) -> dict:
