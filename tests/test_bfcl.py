@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny_runs import AGENT
+from tiny_runs import IDENTITY
 
 from zen_vl.errors import ZenError
 from zen_vl.evaluate import bfcl
@@ -127,13 +127,17 @@ def test_a_bfcl_folder_replaces_the_package_data(bfcl_env, tmp_path):
     assert "BFCL_v4_simple_java.json is missing" in sel["skipped"]["simple_java"]
 
 
-def test_make_eval_bfcl_runs_every_category_on_the_trained_agent(train_tiny, bfcl_env):
+def test_make_eval_bfcl_runs_every_category_on_a_trained_model(train_tiny, bfcl_env):
+    """make eval's BFCL path end to end on the trained tiny instruct model. Not the tiny agent: it calls
+    a tool at every step, so each multi-turn turn runs to BFCL's 20-step limit (885 s with its training in CI, 2
+    cores); a model that answers in text ends each turn after one step, and every category still runs
+    through BFCL's loop and checker (answers that call tools go through the same path in the tests above)."""
     from zen_vl.config import load_config
     from zen_vl.evaluate.runner import run_eval
 
-    _, layout, _ = train_tiny("agent", AGENT)
+    _, layout, _ = train_tiny("instruct", IDENTITY)
     # the finetuned model alone, 16 new tokens a step: CI time (make eval runs both, at eval.max_new_tokens)
-    cfg = load_config("tiny", "agent", [*AGENT, "eval.baseline=false", "eval.max_new_tokens=16"])
+    cfg = load_config("tiny", "instruct", [*IDENTITY, "eval.baseline=false", "eval.max_new_tokens=16"])
     results = json.loads(run_eval(cfg, layout, bfcl="1", progress=False).read_text())
     bench = results["benchmarks"]["bfcl"]
     assert len(bench["skipped"]) == 4 and len(bench["categories"]) == 19
@@ -149,5 +153,5 @@ def test_make_eval_bfcl_runs_every_category_on_the_trained_agent(train_tiny, bfc
     } <= set(m)
     assert all(0 <= m[k]["value"] <= 1 for k in m if k.startswith("bfcl/"))
     # BFCL's own files stay beside the records, for a user to inspect
-    work = layout.finetuned("agent", "tiny") / "eval" / "bfcl-finetuned"
+    work = layout.finetuned("instruct", "tiny") / "eval" / "bfcl-finetuned"
     assert (work / "score" / "data_overall.csv").is_file() and (work / "generate.log").is_file()

@@ -32,6 +32,8 @@ HEADLINE = {
         "calls/ast_accuracy",
         "calls/relevance",
         "grounding/point_in_box",
+        "gui/episode_success",
+        "gui/invalid_action_rate",
         "identity/names_itself",
     ),
 }
