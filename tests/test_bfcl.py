@@ -129,9 +129,10 @@ def test_a_bfcl_folder_replaces_the_package_data(bfcl_env, tmp_path):
 
 def test_make_eval_bfcl_runs_every_category_on_a_trained_model(train_tiny, bfcl_env):
     """make eval's BFCL path end to end on the trained tiny instruct model. Not the tiny agent: it calls
-    a tool at every step, so each multi-turn turn runs to BFCL's 20-step limit (885 s with its training in CI, 2
-    cores); a model that answers in text ends each turn after one step, and every category still runs
-    through BFCL's loop and checker (answers that call tools go through the same path in the tests above)."""
+    a tool at every step, so each multi-turn turn runs to BFCL's 20-step limit (885 s with its training
+    in CI, 2 cores); a model that answers in text ends each turn after one step, and every category
+    still runs through BFCL's loop and checker (answers that call tools go through the same path in the
+    tests above)."""
     from zen_vl.config import load_config
     from zen_vl.evaluate.runner import run_eval
 
