@@ -195,8 +195,11 @@ format: $(INSTALLED)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src scripts tests examples
 	$(VENV)/bin/ruff format src scripts tests examples
 
-test: install lint  ## install (system packages too), lint, then the whole test suite (what CI runs)
-	$(PY) -m pytest
+# The suite runs on TEST_WORKERS pytest-xdist workers, the cores shared among them (OMP_NUM_THREADS, set in
+# tests/conftest.py); tests that share a trained tiny run stay on one worker. llama.cpp is built first, once.
+TEST_WORKERS ?= 2
+test: install lint llama-cpp  ## install (system packages too), lint, then the whole test suite (what CI runs) [TEST_WORKERS=]
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: $(INSTALLED)  ## tests without the slow end-to-end tier
 	$(PY) -m pytest -m "not slow"

@@ -8,6 +8,41 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # `make test`: each worker on its share of the cores
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+# The focused runs that train for minutes (tests/tiny_runs.py): test files that use the same one share a
+# worker (an xdist group), so each still trains once per session.
+HEAVY_RUNS = ("IDENTITY", "PROBE", "THINKING_PROBE", "AGENT", "EPISODES")
+
+
+def pytest_collection_modifyitems(config, items):
+    import tiny_runs
+
+    runs = {name: getattr(tiny_runs, name) for name in HEAVY_RUNS}
+    uses = {}  # module file -> the heavy runs it imports
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__file__ not in uses:
+            names = vars(module).values()
+            uses[module.__file__] = {n for n, run in runs.items() if any(v is run for v in names)}
+    groups = {f: set(u) for f, u in uses.items() if u}
+    changed = True
+    while changed:  # files joined through any run they share
+        changed = False
+        for a in groups:
+            for b in groups:
+                if a != b and groups[a] & groups[b] and groups[a] != groups[b]:
+                    groups[a] = groups[b] = groups[a] | groups[b]
+                    changed = True
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__file__ in groups:
+            item.add_marker(pytest.mark.xdist_group("+".join(sorted(groups[module.__file__]))))
+    if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # files with slow tests first: the long ones start early
+        slow = {item.path for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.path not in slow)  # stable: each file keeps its order
 
 
 @pytest.fixture(scope="session")

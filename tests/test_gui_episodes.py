@@ -1,6 +1,7 @@
 """The tiny agent learns GUI episodes: fully fine-tuned on oracle trajectories of one app (the shop), it
 completes held-out 2-3-action tasks live in the environment (make eval's episode replay); the random
-base completes none. (examples/tool_loop.py is run in tests/test_export.py with the other examples.)"""
+base completes none; its F16 GGUF behind llama-server completes as many, within 0.15.
+(examples/tool_loop.py is run in tests/test_export.py with the other examples.)"""
 
 import json
 
@@ -36,3 +37,24 @@ def test_tiny_agent_completes_held_out_episodes_and_the_base_does_not(eval_tiny)
     assert all(r["stop"] == "goal" for r in records if r["success"])
     assert {r["stop"] for r in records} <= {"goal", "no_call", "malformed", "step_limit"}
     assert (out / "episodes-finetuned").is_dir()
+
+
+@pytest.mark.slow
+def test_the_gguf_export_completes_the_same_episodes_through_llama_server(eval_tiny, llama):
+    """make eval FORMAT=gguf's episode replay: the F16 GGUF behind llama-server, the calls from its own
+    parser, scored in the same environment as the transformers model it came from."""
+    from zen_vl.config import load_config
+    from zen_vl.evaluate.runner import run_eval
+    from zen_vl.export.gguf import export_gguf
+
+    _, layout, results = eval_tiny("agent", EPISODES)
+    hf = results["models"]["finetuned"]["metrics"]
+    cfg = load_config("tiny", "agent", [*EPISODES, "export.gguf_quants=[]", "eval.baseline=false"])
+    export_gguf(cfg, layout, progress=False)
+    served = json.loads(run_eval(cfg, layout, formats=("hf", "gguf"), progress=False).read_text())
+    row = served["models"]["gguf:F16"]["metrics"]
+    assert row["gui/episode_success"]["n"] == hf["gui/episode_success"]["n"]
+    assert row["gui/episode_success"]["value"] >= hf["gui/episode_success"]["value"] - 0.15, (row, hf)
+    out = layout.finetuned("agent", "tiny") / "eval"
+    records = json.loads((out / "gguf-F16.episodes.json").read_text())["records"]
+    assert len(records) == row["gui/episode_success"]["n"] and any(r["calls"] for r in records)

@@ -107,6 +107,11 @@ class MetricRow:
 
     @property
     def n(self) -> int:
+        """The second model's cases (base, finetuned, exports: the finetuned one's), else the first
+        model's with the metric: counts that depend on the model, such as the actions behind
+        gui/invalid_action_rate, differ between them."""
+        if len(self.cells) > 1 and self.cells[1] is not None:
+            return self.cells[1]["n"]
         return next(c["n"] for c in self.cells if c is not None)
 
     @property
