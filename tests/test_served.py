@@ -92,3 +92,43 @@ def test_task_parity_fails_an_export_beyond_its_margin():
     cfg = load_config("tiny", "agent", ["export.task_metric=visual/colour"])
     with pytest.raises(ZenError, match=r"export\.task_metric=visual/colour"):
         verdicts(cfg, results, "gguf")
+
+
+# A server that logs 256 KiB to stderr on every request (llama-server logs each slot's work), to check
+# that nothing waits on a log nobody reads.
+CHATTY = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        sys.stderr.write("x" * 262144 + "\\n"); sys.stderr.flush()
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_a_server_that_logs_a_lot_keeps_answering(tmp_path):
+    import sys
+    import urllib.request
+
+    from zen_vl.export.llama_server import free_port, local_server
+
+    port = free_port()
+    cmd = [sys.executable, "-c", CHATTY, str(port)]
+    with local_server(cmd, f"http://127.0.0.1:{port}", "chatty server", wait_s=30) as url:
+        for _ in range(4):  # 1 MiB of log in all: a pipe would have blocked the server at 64 KiB
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
+                assert r.read() == b"ok"
+
+
+def test_a_server_that_exits_at_once_is_named_with_its_log():
+    import sys
+
+    from zen_vl.export.llama_server import local_server
+
+    cmd = [sys.executable, "-c", "import sys; sys.stderr.write('no model file'); sys.exit(3)"]
+    server = local_server(cmd, "http://127.0.0.1:9", "broken server", wait_s=30)
+    with pytest.raises(ZenError, match=r"(?s)broken server exited 3.*no model file"), server:
+        pass

@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -83,13 +84,22 @@ def post(url: str, payload: dict, *, timeout: float = 120) -> dict:
 
 @contextlib.contextmanager
 def local_server(cmd: list[str], url: str, what: str, *, wait_s: float = 120) -> Iterator[str]:
-    """Run a server process (`cmd`, listening at `url`) until its /health answers; yield `url`; stop it."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    """Run a server process (`cmd`, listening at `url`) until its /health answers; yield `url`; stop it.
+
+    Its log goes to a temporary file, not a pipe: nobody reads a pipe while the server works, and a
+    server blocks once it has written a pipe's 64 KiB (measured: llama-server stopped mid-eval)."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+        yield from _running(cmd, url, what, wait_s, log)
+
+
+def _running(cmd: list[str], url: str, what: str, wait_s: float, log) -> Iterator[str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         deadline = time.monotonic() + wait_s
         while True:
             if proc.poll() is not None:
-                raise ZenError(f"{what} exited {proc.returncode}:\n{proc.stderr.read()[-2000:]}")
+                log.seek(0)
+                raise ZenError(f"{what} exited {proc.returncode}:\n{log.read()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
                     if r.status == 200:
