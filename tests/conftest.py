@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -12,34 +13,62 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # `make test`: each worker on its
     workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
-# The focused runs that train for minutes (tests/tiny_runs.py): test files that use the same one share a
-# worker (an xdist group), so each still trains once per session.
+# The focused runs that train for minutes (tests/tiny_runs.py). Under `make test` (pytest-xdist), test
+# files that import the same one, joined through any run they share, form one scope that a single worker
+# runs, so each run still trains once per session. (xdist's own xdist_group marks do not reach its
+# scheduler under pytest 9.2: it writes the group into `item._nodeid`, which pytest 9 no longer reads.)
 HEAVY_RUNS = ("IDENTITY", "PROBE", "THINKING_PROBE", "AGENT", "EPISODES")
+# Files whose tests launch 2-process torch.distributed jobs (the launchers' fixed rendezvous port,
+# 29500) run beside test_train.py's accelerate launch, never at the same time.
+SCOPE_WITH = {"test_keepalive.py": "test_train.py"}
 
 
-def pytest_collection_modifyitems(config, items):
-    import tiny_runs
+def shared_run_scopes(tests: Path = Path(__file__).parent) -> dict[str, str]:
+    """Test file name -> its scope name ("AGENT+PROBE+THINKING_PROBE"), for files using a heavy run."""
+    import ast
 
-    runs = {name: getattr(tiny_runs, name) for name in HEAVY_RUNS}
-    uses = {}  # module file -> the heavy runs it imports
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is not None and module.__file__ not in uses:
-            names = vars(module).values()
-            uses[module.__file__] = {n for n, run in runs.items() if any(v is run for v in names)}
-    groups = {f: set(u) for f, u in uses.items() if u}
+    groups = {}
+    for path in sorted(tests.glob("test_*.py")):
+        names = {
+            alias.name
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.module == "tiny_runs"
+            for alias in node.names
+            if alias.name in HEAVY_RUNS
+        }
+        if names:
+            groups[path.name] = names
     changed = True
-    while changed:  # files joined through any run they share
+    while changed:
         changed = False
         for a in groups:
             for b in groups:
-                if a != b and groups[a] & groups[b] and groups[a] != groups[b]:
+                if groups[a] & groups[b] and groups[a] != groups[b]:
                     groups[a] = groups[b] = groups[a] | groups[b]
                     changed = True
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is not None and module.__file__ in groups:
-            item.add_marker(pytest.mark.xdist_group("+".join(sorted(groups[module.__file__]))))
+    scopes = {name: "+".join(sorted(runs)) for name, runs in groups.items()}
+    for name, beside in SCOPE_WITH.items():
+        scopes[name] = scopes.get(beside, beside)
+    return scopes
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`: xdist's scope scheduler with the shared-run scopes above; every other test is
+    a scope of its own (scheduled as `--dist load` does)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    scopes = shared_run_scopes()
+
+    class SharedRuns(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scopes.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1], nodeid)
+
+    return SharedRuns(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
     if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # files with slow tests first: the long ones start early
         slow = {item.path for item in items if item.get_closest_marker("slow")}
         items.sort(key=lambda item: item.path not in slow)  # stable: each file keeps its order
