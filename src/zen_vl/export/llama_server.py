@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from zen_vl.errors import ZenError
 from zen_vl.export.llama_cpp import LlamaCpp
@@ -92,7 +93,7 @@ def local_server(cmd: list[str], url: str, what: str, *, wait_s: float = 120) ->
         yield from _running(cmd, url, what, wait_s, log)
 
 
-def _running(cmd: list[str], url: str, what: str, wait_s: float, log) -> Iterator[str]:
+def _running(cmd: list[str], url: str, what: str, wait_s: float, log: IO[str]) -> Iterator[str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         deadline = time.monotonic() + wait_s
