@@ -223,8 +223,9 @@ def test_accelerate_launch_two_cpu_processes_agree(tiny_root, tmp_path):
 def test_full_fine_tuning_trains_only_the_unfrozen_components(train_tiny):
     _, layout, _ = train_tiny(
         "instruct",
-        [*SHORT, "train.max_steps=2", "lora.method=full", "train.freeze_merger=true", "train.lr=1e-4"],
-    )
+        [*SHORT, "train.max_steps=2", "lora.method=full", "train.freeze_merger=true", "train.freeze_embeddings=true",
+         "train.lr=1e-4"],
+    )  # fmt: skip
     dest = layout.finetuned("instruct", "tiny")
     assert not (dest / "adapter").exists()
     changed = set()
@@ -237,6 +238,7 @@ def test_full_fine_tuning_trains_only_the_unfrozen_components(train_tiny):
                 changed.add(k)
     assert any("language_model.layers" in k for k in changed)
     assert not any(".visual." in k for k in changed)  # vision tower and merger frozen
+    assert not any("embed_tokens" in k or "lm_head" in k for k in changed)  # freeze_embeddings (tied head)
     assert read_manifest(dest, PROVENANCE)["verification"]["max_abs_logit_diff"] < 1e-3
 
 

@@ -15,6 +15,7 @@ CASES = {
     "vision-in-full": ("tiny", ["train.freeze_vision=false"]),
     "modules-to-save": ("tiny", ["lora.modules_to_save=[language_model.norm]"]),
     "full": ("tiny", ["lora.method=full"]),
+    "full-frozen-embeddings": ("tiny", ["lora.method=full", "train.freeze_embeddings=true"]),
     "dora": ("tiny", ["lora.method=dora"]),
     "moe-experts": ("tiny-moe", []),
 }

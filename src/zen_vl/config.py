@@ -216,6 +216,11 @@ class TrainCfg(_Strict):
     freeze_vision: bool = True
     freeze_merger: bool = False
     freeze_llm: bool = False
+    freeze_embeddings: bool = Field(
+        False,
+        description="lora.method full: keep the token embeddings (and a tied lm_head) as the base has them; "
+        "LoRA never trains them",
+    )
     distributed: Literal["none", "ddp", "fsdp", "zero2", "zero3"] = Field(
         "none", description="accelerate launch config (configs/accelerate/<name>.yaml)"
     )

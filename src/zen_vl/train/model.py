@@ -158,6 +158,8 @@ def prepare(cfg: ZenConfig, model):
             raise TrainError("full fine-tuning with every component frozen trains nothing")
         for name, param in model.named_parameters():
             param.requires_grad_(not frozen[component(name)])
+        if cfg.train.freeze_embeddings:  # tied: the lm_head is the same tensor
+            model.get_input_embeddings().weight.requires_grad_(False)
     else:
         from peft import get_peft_model
 
