@@ -130,6 +130,10 @@ stamps       = $(foreach v,agent thinking instruct,$(call $(1)_stamp,$(v)))
 
 recheck: ;
 
+# A stage that fails after writing its stamp (make gguf / make mlx write the export's manifest, then
+# run the task check) leaves no stamp behind, so the next make runs it again instead of calling it done.
+.DELETE_ON_ERROR:
+
 $(BASE_STAMP): $(SIZECFG) $(RECHECK) | $(INSTALLED)
 	$(PY) scripts/download.py --size $(SIZE) $(if $(FORCE),--force) $(OVERRIDES)
 	@touch $@

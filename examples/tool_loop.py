@@ -2,9 +2,9 @@
 environment executes it and answers with the next screenshot (a `tool` message), until the goal holds,
 the model stops calling tools, or the step limit. Prints each screenshot, call and response.
 
-python examples/tool_loop.py MODEL_DIR [--family settings|checkout|shop] [--seed N] [--out DIR]
-python examples/tool_loop.py --server http://127.0.0.1:8080 [--family ...]   # any OpenAI-compatible server
-e.g. python examples/tool_loop.py agent/finetuned/tiny/merged --family settings
+python examples/tool_loop.py MODEL_DIR [--family settings|checkout|shop|dialog] [--seed N] [--out DIR]
+python examples/tool_loop.py --server http://127.0.0.1:8080 [--family ...] [--mlx-vlm]   # any OpenAI-compatible server
+e.g. python examples/tool_loop.py agent/finetuned/tiny/merged --family dialog   (the app make demo's agent learned)
 """
 
 import argparse
@@ -28,6 +28,8 @@ def main() -> int:
     ap.add_argument("--size", default="tiny", help="whose config: image size, screenshots kept, token budget")
     ap.add_argument("--out", type=Path, default=Path("episode"), help="where the screenshots are written")
     ap.add_argument("--thinking", action="store_true", help="the model reasons first (the thinking variant)")
+    ap.add_argument("--mlx-vlm", action="store_true",
+                    help="--server is mlx_vlm.server: send screenshots in tool responses as user turns (it drops them)")  # fmt: skip
     args = ap.parse_args()
     if not args.model and not args.server:
         ap.error("give a model folder or --server")
@@ -68,7 +70,7 @@ def policy(args, cfg, media: Path):
     if args.server:
         from zen_vl.evaluate.episodes import endpoint_policy
 
-        yield endpoint_policy(args.server.rstrip("/"), cfg, media)
+        yield endpoint_policy(args.server.rstrip("/"), cfg, media, tool_images_in_user=args.mlx_vlm)
     else:
         from zen_vl.evaluate.episodes import hf_policy
 

@@ -183,3 +183,34 @@ def test_episode_loop_scores_the_oracle_1_a_silent_model_0_and_counts_invalid_ac
                            thinking=False)  # fmt: skip
     assert all(r["stop"] == "step_limit" and r["actions"] == r["oracle_actions"] + 1 for r in records)
     assert metrics(records)["gui/invalid_action_rate"]["value"] == 1.0
+
+
+def test_a_dialog_episode_holds_only_for_its_answers_in_order(tmp_path):
+    """The dialog app: each answer opens the box it names or closes the dialog; the goal is the exact
+    answer path, so a wrong or an extra answer (Undo after Delete) fails it."""
+    s = next(
+        s
+        for i in range(40)
+        if (s := gui_episode(_ctx(tmp_path, i, gui_episode_families=["dialog"])))["meta"]["episode"]["goal"][
+            "path"
+        ]
+        == "Delete > OK"
+    )
+    spec = s["meta"]["episode"]
+
+    def run(*answers):
+        env = GuiEnv(spec["state"], [TOOLS[n] for n in spec["tools"]], spec["width"], spec["height"])
+        for a in answers:
+            assert env.step(
+                {"name": "click", "arguments": {"coordinate": env.screen.rel_centre(f"button:{a}")}}
+            ).valid
+        return env
+
+    env = run("Delete")
+    assert env.screen.title == "File deleted" and set(env.screen.boxes) == {"button:Undo", "button:OK"}
+    assert run("Delete", "OK").satisfies(spec["goal"])
+    assert not run("Delete", "Undo", "OK").satisfies(spec["goal"])
+    assert not run("Cancel").satisfies(spec["goal"])
+    closed = run("Cancel")
+    assert closed.state["page"] == "closed" and not closed.screen.boxes
+    assert not closed.step({"name": "click", "arguments": {"coordinate": [500, 500]}}).valid

@@ -27,6 +27,8 @@ DEMO_THRESHOLDS = {
     "agent": {"calls/schema_valid": 0.9, "calls/ast_accuracy": 0.6, "identity/names_itself": 0.8},
 }
 
+DEMO_EPISODE_FLOOR = 0.3  # the agent's gui/episode_success on its held-out dialog episodes
+
 
 def readme_commands() -> list[str]:
     """The commands of the README's quick-start block (comments stripped)."""
@@ -93,6 +95,11 @@ def test_make_demo_end_to_end_then_reruns_nothing_and_resumes(tmp_path):
             assert tuned[name]["value"] >= floor, (variant, name, tuned[name]["value"], floor)
             assert base[name]["value"] <= 0.1, (variant, name, "base", base[name]["value"])
         assert tuned["identity/claims_other_model"]["value"] == 0, variant
+    # The agent also acted live: its held-out GUI episodes (dialogs answered over 2-3 clicks).
+    agent = json.loads((layout.finetuned("agent", "tiny") / "eval" / "results.json").read_text())["models"]
+    tuned, base = agent["finetuned"]["metrics"], agent["base"]["metrics"]
+    assert tuned["gui/episode_success"]["n"] >= 12 and base["gui/episode_success"]["value"] == 0
+    assert tuned["gui/episode_success"]["value"] >= DEMO_EPISODE_FLOOR, tuned["gui/episode_success"]
     instruct = json.loads((layout.finetuned("instruct", "tiny") / "eval" / "results.json").read_text())
     tuned = instruct["models"]["finetuned"]["metrics"]
     assert sum(k.startswith("identity/lang_") and v["value"] >= 0.9 for k, v in tuned.items()) >= 2

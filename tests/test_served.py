@@ -11,7 +11,7 @@ from PIL import Image
 
 from zen_vl.config import load_config
 from zen_vl.errors import ZenError
-from zen_vl.evaluate.served import answer_text, chat_request
+from zen_vl.evaluate.served import answer_text, chat_request, tool_runs_as_user
 from zen_vl.evaluate.task_parity import verdicts
 
 
@@ -48,6 +48,49 @@ def test_a_prompt_becomes_a_chat_request_with_its_image_tools_and_history(tmp_pa
         chat_request(
             {"messages": [{"role": "user", "content": [{"type": "image", "image": "x.bmp"}]}]}, tmp_path, 8
         )
+
+
+EPISODE_TURNS = [
+    {"role": "user", "content": [{"type": "image", "image": "a.png"}, {"type": "text", "text": "Delete it, then close."}]},
+    {"role": "assistant", "content": "", "tool_calls": [{"name": "click", "arguments": {"coordinate": [1, 2]}},
+                                                        {"name": "click", "arguments": {"coordinate": [3, 4]}}]},
+    {"role": "tool", "content": "Delete: File deleted."},
+    {"role": "tool", "content": [{"type": "image", "image": "b.png"}, {"type": "text", "text": "OK: closed."}]},
+    {"role": "assistant", "content": "", "tool_calls": [{"name": "click", "arguments": {"coordinate": [5, 6]}}]},
+    {"role": "tool", "content": "error: nothing there"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", ["instruct", "thinking"])
+def test_tool_screenshots_sent_as_user_turns_render_the_same_prompt(variant, tiny_base, tmp_path):
+    """mlx_vlm.server passes images from user messages only: a run of tool responses with a
+    screenshot goes as one user turn, which Qwen3-VL's template (instruct and thinking) renders to
+    the same prompt text, and mlx_vlm's own prompt builder too."""
+    import copy
+
+    from mlx_vlm.prompt_utils import apply_chat_template
+    from mlx_vlm.server.request_normalization import _chat_message_to_prompt
+    from transformers import AutoProcessor
+
+    from zen_vl.base.download import ensure_base
+    from zen_vl.paths import Layout
+
+    folder = ensure_base(load_config("tiny", variant), Layout(tiny_base.parents[1]))
+    processor = AutoProcessor.from_pretrained(folder)
+    turns = copy.deepcopy(EPISODE_TURNS)
+    rewritten = tool_runs_as_user(turns)
+    assert [m["role"] for m in rewritten] == ["user", "assistant", "user", "assistant", "tool"]
+    assert rewritten[-1] == turns[-1]  # no image in that run: left as it was
+    hf = processor.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+    assert hf.count("<|image_pad|>") == 2 and hf.count("<tool_response>") == 3
+    assert hf.endswith("<think>\n") == (variant == "thinking")  # each base's own template
+    assert processor.apply_chat_template(rewritten, add_generation_prompt=True, tokenize=False) == hf
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (8, 8), "red").save(tmp_path / name)
+    req = chat_request({"messages": turns}, tmp_path, 8, tool_images_in_user=True)
+    assert [m["role"] for m in req["messages"]] == ["user", "assistant", "user", "assistant", "tool"]
+    served = [_chat_message_to_prompt(m) for m in req["messages"]]
+    assert apply_chat_template(processor, {"model_type": "qwen3_vl"}, served, num_images=2) == hf
 
 
 def test_a_reply_is_written_back_in_the_models_format():

@@ -55,8 +55,8 @@ AGENT = [
 
 def full_mix(variant: str) -> list[str]:
     """Overrides that give tiny the real sizes' data for `variant` (the tiny demo trains on narrower
-    mixes): the variant's mix, every identity language and image kind, every screen, 3 distractors,
-    and their max_length."""
+    mixes): the variant's mix, every identity language and image kind, every screen and episode app,
+    3 distractors, and their max_length."""
     import json
 
     from zen_vl.config import load_config
@@ -69,6 +69,7 @@ def full_mix(variant: str) -> list[str]:
         f"data.languages={json.dumps(real.languages)}",
         f"data.identity_images={json.dumps(real.identity_images)}",
         f"data.gui_screens={json.dumps(real.gui_screens)}",
+        f"data.gui_episode_families={json.dumps(real.gui_episode_families)}",
         f"data.gui_distractors={real.gui_distractors}",
     ]
 

@@ -473,8 +473,9 @@ class DataCfg(_Strict):
     gui_distractors: int = Field(
         3, ge=0, le=6, description="most unneeded tools declared beside the needed ones"
     )
-    gui_episode_families: list[Literal["settings", "checkout", "shop"]] = Field(
-        ["settings", "checkout", "shop"], description="apps the gui_episode generator draws its tasks from"
+    gui_episode_families: list[Literal["settings", "checkout", "shop", "dialog"]] = Field(
+        ["settings", "checkout", "shop", "dialog"],
+        description="apps the gui_episode generator draws its tasks from",
     )
     gui_episode_changes: int = Field(
         3,

@@ -20,6 +20,7 @@ CLOSING = {
     "settings": "Done: the settings are switched as asked and saved.",
     "checkout": "Done: the order is placed with the details you asked for.",
     "shop": "Done: the item is in your cart.",
+    "dialog": "Done: the dialog is answered as you asked.",
 }
 
 

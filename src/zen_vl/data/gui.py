@@ -414,21 +414,32 @@ DIALOGS = [
 ]
 
 
-def dialog(ctx: Ctx) -> dict:
-    rng = ctx.rng
-    title, message, buttons, intents = rng.choice(DIALOGS)
+def dialog_names(rng) -> dict[str, str]:
+    """What a dialog's message names: {file} and {ver}."""
     file = f"{rng.choice(['report', 'notes', 'budget', 'photo', 'draft'])}_{rng.randint(1, 99)}.{rng.choice(['pdf', 'txt', 'xlsx'])}"
-    text = message.format(file=file, ver=f"{rng.randint(2, 9)}.{rng.randint(0, 20)}")
-    s = _screen(ctx, title)
+    return {"file": file, "ver": f"{rng.randint(2, 9)}.{rng.randint(0, 20)}"}
+
+
+def draw_dialog(s: Screen, text: str, buttons: list[str]) -> None:
+    """A message box with its buttons right-aligned, the primary action last (zen_vl.gui's dialog
+    app draws its pages with it too)."""
     s.pen.rectangle([s.unit, s.unit * 3, s.width - s.unit, s.height - s.unit * 3], fill=(255, 255, 255))
     s.text(s.unit * 1.6, s.unit * 4.5, text)
     x = s.width - s.unit * 1.6
-    for name in reversed(buttons):  # right-aligned, primary action last
+    for name in reversed(buttons):
         w, _ = draw.text_size(s.pen, name, s.bold)
         x -= w + s.unit * 1.4
         s.button(
             name, x, s.height - s.unit * 5.5, fill=(40, 100, 210) if name == buttons[-1] else (120, 120, 130)
         )
+
+
+def dialog(ctx: Ctx) -> dict:
+    rng = ctx.rng
+    title, message, buttons, intents = rng.choice(DIALOGS)
+    text = message.format(**dialog_names(rng))
+    s = _screen(ctx, title)
+    draw_dialog(s, text, buttons)
     target = rng.choice(buttons)
     calls = [_call("click", coordinate=s.rel_centre(f"button:{target}"))]
     why = f'The dialog says: {text} The user wants "{target}". {_reason_calls(calls)}'

@@ -58,20 +58,26 @@ def served_policy(model, cfg: ZenConfig, thinking: bool, media: Path) -> Iterato
 
     with started(model, thinking=thinking, vision=cfg.vision, slots=cfg.eval.batch_size) as url:
         yield endpoint_policy(url, cfg, media, threads=cfg.eval.batch_size if model.kind == "gguf" else 1,
-                              name=str(model.model))  # fmt: skip
+                              name=str(model.model), tool_images_in_user=model.kind == "mlx")  # fmt: skip
 
 
 def endpoint_policy(
-    url: str, cfg: ZenConfig, media: Path, *, threads: int = 1, name: str = "zen-vl"
+    url: str,
+    cfg: ZenConfig,
+    media: Path,
+    *,
+    threads: int = 1,
+    name: str = "zen-vl",
+    tool_images_in_user: bool = False,
 ) -> Callable:
     """Any OpenAI-compatible chat endpoint (llama-server, vLLM, mlx_vlm.server) as a policy: the
     screenshots go as data URLs, the calls come from the server's own parser, written back in the
-    model's text format."""
+    model's text format. `tool_images_in_user`: for mlx_vlm.server (zen_vl.evaluate.served)."""
     from zen_vl.evaluate.served import chat
 
     def act(prompts: list[dict]) -> list[str]:
         replies = chat(url, prompts, media_root=media, max_tokens=cfg.eval.max_new_tokens, threads=threads,
-                       progress=False, label=name, model=name)  # fmt: skip
+                       progress=False, label=name, model=name, tool_images_in_user=tool_images_in_user)  # fmt: skip
         return [r["output"] or "" for r in replies]
 
     return act

@@ -7,6 +7,11 @@ a chat request with its images (data URLs) and tools; the reply's `content`, its
 server's own parser) and its `reasoning_content` (the thinking variant's reasoning, which the server
 returns apart from the answer) are written back into the model's text format, so the records are
 scored by the same rules as the transformers model's (zen_vl.evaluate.records).
+
+mlx_vlm.server (0.7.10) reads images from `user` messages only and keeps just the text of a `tool`
+message, so a GUI episode's screenshots after the first would never reach the model. For it
+(`tool_images_in_user`), a run of tool responses that carries an image goes as the one user turn
+Qwen3-VL's template renders it as (`<tool_response>` blocks in order): the same prompt text (tested).
 """
 
 from __future__ import annotations
@@ -46,11 +51,14 @@ def _image_url(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def chat_request(prompt: dict, media_root: Path, max_tokens: int) -> dict | None:
+def chat_request(
+    prompt: dict, media_root: Path, max_tokens: int, *, tool_images_in_user: bool = False
+) -> dict | None:
     """A test prompt (a sample cut before its turn) as an OpenAI chat request; None when it holds a
     video (the servers take images only)."""
     messages = []
-    for m in prompt["messages"]:
+    source = tool_runs_as_user(prompt["messages"]) if tool_images_in_user else prompt["messages"]
+    for m in source:
         out = {"role": m["role"]}
         content = m.get("content")
         if isinstance(content, list):
@@ -86,6 +94,40 @@ def chat_request(prompt: dict, media_root: Path, max_tokens: int) -> dict | None
     return request
 
 
+def tool_runs_as_user(messages: list[dict]) -> list[dict]:
+    """Each run of consecutive tool messages holding an image, as one user message with the content
+    the chat template gives that run: `<tool_response>\n…\n</tool_response>` per response, joined by
+    a newline. Runs without an image stay tool messages."""
+    out: list[dict] = []
+    i = 0
+    while i < len(messages):
+        j = i
+        while j < len(messages) and messages[j]["role"] == "tool":
+            j += 1
+        run = messages[i:j]
+        if not run:
+            out.append(messages[i])
+            i += 1
+            continue
+        if not any(
+            isinstance(m["content"], list) and any(b.get("type") == "image" for b in m["content"])
+            for m in run
+        ):
+            out.extend(run)
+        else:
+            parts: list[dict] = []
+            for k, m in enumerate(run):
+                parts.append({"type": "text", "text": ("\n" if k else "") + "<tool_response>\n"})
+                content = m["content"]
+                parts.extend(
+                    content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+                )
+                parts.append({"type": "text", "text": "\n</tool_response>"})
+            out.append({"role": "user", "content": parts})
+        i = j
+    return out
+
+
 def answer_text(message: dict) -> str:
     """A reply message in the model's own text format: `<think>` reasoning, the content, then one
     `<tool_call>` block per parsed call."""
@@ -115,12 +157,12 @@ def post(url: str, payload: dict, timeout: float = 600) -> dict:
 
 
 def chat(base: str, prompts: list[dict], *, media_root: Path, max_tokens: int, threads: int,
-         progress: bool, label: str, model: str = "zen-vl") -> list[dict]:  # fmt: skip
+         progress: bool, label: str, model: str = "zen-vl", tool_images_in_user: bool = False) -> list[dict]:  # fmt: skip
     """Every prompt's reply: {"output": text in the model's format, "reasoning_separate": bool} (or
     {"output": None, "skipped": why})."""
 
     def one(prompt: dict) -> dict:
-        request = chat_request(prompt, media_root, max_tokens)
+        request = chat_request(prompt, media_root, max_tokens, tool_images_in_user=tool_images_in_user)
         if request is None:
             return {"output": None, "skipped": "video (the server takes images only)"}
         request["model"] = model  # mlx_vlm.server requires it (the folder it serves); llama-server ignores it

@@ -53,10 +53,10 @@ def check(
 
     layout = layout or Layout.default()
     # the finetuned model and the exports on the same cases (export.task_limit of the test set), in a
-    # folder of their own: results.json of make eval keeps the full test set
-    sub = cfg.model_copy(
-        update={"eval": cfg.eval.model_copy(update={"baseline": False, "limit": cfg.export.task_limit})}
-    )
+    # folder of their own: results.json of make eval keeps the full test set. The verdict reads the
+    # task metric only, so no live GUI episodes here (make eval FORMAT=gguf|mlx replays them)
+    update = {"baseline": False, "limit": cfg.export.task_limit, "episodes": False}
+    sub = cfg.model_copy(update={"eval": cfg.eval.model_copy(update=update)})
     out = layout.finetuned(cfg.variant, cfg.size) / "eval" / f"task-{kind}"
     path = run_eval(sub, layout, out=out, formats=("hf", kind), progress=progress)
     found = verdicts(cfg, read_json(path, f"make eval SIZE={cfg.size} VARIANT={cfg.variant}"), kind)

@@ -10,12 +10,14 @@ cannot take raises Invalid (the environment keeps the state it had).
     checkout   address fields, a shipping choice, Place order → an order confirmation
     shop       search results (three visible, scroll for more) → a product page → Add to cart → the
                cart → Check out → an order confirmation
+    dialog     a message box (the GUI generator's dialogs); a button answers it and opens the box
+               `next[button]` names (Delete → "moved to the bin" with Undo / OK), or closes it
 """
 
 from __future__ import annotations
 
 from zen_vl.data import draw
-from zen_vl.data.gui import Screen
+from zen_vl.data.gui import Screen, draw_dialog
 
 
 class Invalid(ValueError):
@@ -194,6 +196,31 @@ def _shop_scroll(state: dict, direction: str, amount: int) -> str:
     return f"Showing results {state['offset'] + 1} to {min(len(state['items']), state['offset'] + VISIBLE_RESULTS)}."
 
 
+# --------------------------------------------------------------------------- dialog
+
+
+def _dialog_render(state: dict, s: Screen) -> None:
+    if state["page"] == "closed":
+        s.text(s.unit * 0.8, s.unit * 2, "No open dialogs", colour=(110, 110, 120))
+        return
+    box = state["dialog"]
+    draw_dialog(s, box["text"], box["buttons"])
+
+
+def _dialog_click(state: dict, kind: str, name: str) -> str:
+    box = state["dialog"]
+    if state["page"] != "dialog" or kind != "button" or name not in box["buttons"]:
+        raise Invalid(f"{kind} {name!r} does nothing here")
+    state["answers"].append(name)
+    state["path"] = " > ".join(state["answers"])
+    after = box["next"].get(name)
+    if after is None:
+        state["page"], state["dialog"] = "closed", None
+        return f"{name}: the dialog is closed."
+    state["dialog"] = after
+    return f"{name}: {after['title']}."
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -203,12 +230,15 @@ APPS = {
     "checkout": {"title": "Checkout", "render": _checkout_render, "click": _checkout_click,
                  "type_text": _checkout_type, "select_option": _checkout_select, "fill_form": _checkout_fill},
     "shop": {"title": "Shop", "render": _shop_render, "click": _shop_click, "scroll": _shop_scroll},
+    "dialog": {"title": lambda state: (state["dialog"] or {}).get("title", "Desktop"), "render": _dialog_render,
+               "click": _dialog_click},
 }  # fmt: skip
 
 
 def render(state: dict, width: int, height: int) -> Screen:
     app = APPS[state["app"]]
-    screen = Screen(width, height, app["title"])
+    title = app["title"](state) if callable(app["title"]) else app["title"]
+    screen = Screen(width, height, title)
     app["render"](state, screen)
     return screen
 

@@ -10,19 +10,20 @@
 
 Goals take 2 to 6 actions: settings (1-3 switches, then Save), checkout (1-3 field or shipping
 changes, then Place order), shop (scroll to the nth result when it is below the fold, open it, add
-it to the cart, and check out when asked).
+it to the cart, and check out when asked), dialog (answer one of the GUI generator's dialogs, then
+the box it opens: 2 clicks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zen_vl.data.gui import CITIES, PEOPLE, SETTINGS, SHIPPING, TOOLS
+from zen_vl.data.gui import CITIES, DIALOGS, PEOPLE, SETTINGS, SHIPPING, TOOLS, dialog_names
 from zen_vl.gui.apps import VISIBLE_RESULTS
 
-FAMILIES = ("settings", "checkout", "shop")
+FAMILIES = ("settings", "checkout", "shop", "dialog")
 NEEDED = {"settings": ["toggle_setting", "click"], "checkout": ["type_text", "select_option", "click"],
-          "shop": ["click", "scroll"]}  # fmt: skip
+          "shop": ["click", "scroll"], "dialog": ["click"]}  # fmt: skip
 STREETS = [
     "12 Rue Verte",
     "4 Harbour Road",
@@ -133,7 +134,54 @@ def _shop(ctx) -> Task:
     return Task("shop", state, goal, text, _tools(ctx, NEEDED["shop"]), held)
 
 
-MAKERS = {"settings": _settings, "checkout": _checkout, "shop": _shop}
+# The box a dialog's answer opens: (title, message, buttons, what its own answers open); an answer
+# not listed closes the dialog.
+FOLLOW_UPS = {
+    "Delete file": {"Delete": ("File deleted", '"{file}" was moved to the bin.', ["Undo", "OK"],
+                               {"Undo": ("File restored", '"{file}" is back in its folder.', ["OK"], {})})},
+    "Unsaved changes": {"Save": ("Saved", '"{file}" was saved.', ["OK"], {}),
+                        "Don't Save": ("Closed", '"{file}" was closed without saving.', ["OK"], {})},
+    "Update available": {"Install now": ("Update installed", "Version {ver} is installed. Restart to finish.",
+                                         ["Later", "Restart now"], {}),
+                         "Later": ("Reminder set", "We will remind you about version {ver} tomorrow.", ["OK"], {})},
+}  # fmt: skip
+# Tasks: (dialog, answers in order) → what the user asks for at each answer.
+DIALOG_TASKS = {
+    ("Delete file", "Delete", "OK"): ("delete {file}", "close the notice"),
+    ("Delete file", "Delete", "Undo", "OK"): ("delete {file}", "undo it", "close the notice"),
+    ("Unsaved changes", "Save", "OK"): ("save the changes to {file}", "close the confirmation"),
+    ("Unsaved changes", "Don't Save", "OK"): ("close {file} without saving", "dismiss the notice"),
+    ("Update available", "Install now", "Restart now"): ("install the update", "restart now"),
+    ("Update available", "Install now", "Later"): ("install the update", "restart later"),
+    ("Update available", "Later", "OK"): ("postpone the update", "close the reminder"),
+}
+
+
+def _boxes(follow: dict, names: dict) -> dict:
+    return {answer: {"title": t, "text": m.format(**names), "buttons": b, "next": _boxes(after, names)}
+            for answer, (t, m, b, after) in follow.items()}  # fmt: skip
+
+
+def _dialog(ctx) -> Task:
+    rng = ctx.rng
+    tasks = [t for t in DIALOG_TASKS if len(t) - 2 <= ctx.data.gui_episode_changes]
+    title, *answers = key = rng.choice(tasks)
+    message, buttons = next((m, b) for t, m, b, _ in DIALOGS if t == title)
+    names = dialog_names(rng)
+    box = {"title": title, "text": message.format(**names), "buttons": buttons,
+           "next": _boxes(FOLLOW_UPS[title], names)}  # fmt: skip
+    first, *rest = [step.format(**names) for step in DIALOG_TASKS[key]]
+    then = ", then ".join(rest)
+    text, held = ctx.phrasing([f"{first[0].upper()}{first[1:]}, then {then}.",
+                               f"Please {first} and then {then}.",
+                               f"I want you to {first}. After that, {then}.",
+                               f"Could you {first} and {then}?"])  # fmt: skip
+    state = {"app": "dialog", "page": "dialog", "dialog": box, "answers": [], "path": ""}
+    goal = {"page": "closed", "path": " > ".join(answers)}  # these answers, in this order, and no others
+    return Task("dialog", state, goal, text, _tools(ctx, NEEDED["dialog"]), held)
+
+
+MAKERS = {"settings": _settings, "checkout": _checkout, "shop": _shop, "dialog": _dialog}
 
 
 def make_task(ctx, family: str) -> Task:
@@ -175,6 +223,11 @@ def next_call(task: Task, env) -> tuple[dict, str] | None:
             }
             return call, f"Shipping is {state['shipping']}; I choose {want['shipping']}."
         return _click(env, "button:Place order"), "Everything matches the request; I place the order."
+    if task.family == "dialog":
+        answer = goal["path"].split(" > ")[len(state["answers"])]
+        return _click(
+            env, f"button:{answer}"
+        ), f'The dialog asks "{state["dialog"]["text"]}"; I press {answer}.'
     # shop
     name = next(iter(goal.get("cart") or goal.get("ordered")))
     k = next(i for i, it in enumerate(state["items"], 1) if it["name"] == name)
