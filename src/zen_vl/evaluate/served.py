@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import sys
 import urllib.error
@@ -98,33 +99,23 @@ def tool_runs_as_user(messages: list[dict]) -> list[dict]:
     """Each run of consecutive tool messages holding an image, as one user message with the content
     the chat template gives that run: `<tool_response>\n…\n</tool_response>` per response, joined by
     a newline. Runs without an image stay tool messages."""
+
+    def blocks(m: dict) -> list[dict]:
+        return (
+            m["content"] if isinstance(m["content"], list) else [{"type": "text", "text": m["content"] or ""}]
+        )
+
     out: list[dict] = []
-    i = 0
-    while i < len(messages):
-        j = i
-        while j < len(messages) and messages[j]["role"] == "tool":
-            j += 1
-        run = messages[i:j]
-        if not run:
-            out.append(messages[i])
-            i += 1
-            continue
-        if not any(
-            isinstance(m["content"], list) and any(b.get("type") == "image" for b in m["content"])
-            for m in run
-        ):
+    for is_tool, group in itertools.groupby(messages, key=lambda m: m["role"] == "tool"):
+        run = list(group)
+        if not is_tool or not any(b.get("type") == "image" for m in run for b in blocks(m)):
             out.extend(run)
-        else:
-            parts: list[dict] = []
-            for k, m in enumerate(run):
-                parts.append({"type": "text", "text": ("\n" if k else "") + "<tool_response>\n"})
-                content = m["content"]
-                parts.extend(
-                    content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
-                )
-                parts.append({"type": "text", "text": "\n</tool_response>"})
-            out.append({"role": "user", "content": parts})
-        i = j
+            continue
+        parts: list[dict] = []
+        for k, m in enumerate(run):
+            parts += [{"type": "text", "text": ("\n" if k else "") + "<tool_response>\n"}, *blocks(m),
+                      {"type": "text", "text": "\n</tool_response>"}]  # fmt: skip
+        out.append({"role": "user", "content": parts})
     return out
 
 

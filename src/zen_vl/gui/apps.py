@@ -211,8 +211,7 @@ def _dialog_click(state: dict, kind: str, name: str) -> str:
     box = state["dialog"]
     if state["page"] != "dialog" or kind != "button" or name not in box["buttons"]:
         raise Invalid(f"{kind} {name!r} does nothing here")
-    state["answers"].append(name)
-    state["path"] = " > ".join(state["answers"])
+    state["path"] = f"{state['path']} > {name}" if state["path"] else name
     after = box["next"].get(name)
     if after is None:
         state["page"], state["dialog"] = "closed", None

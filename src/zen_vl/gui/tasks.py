@@ -11,7 +11,7 @@
 Goals take 2 to 6 actions: settings (1-3 switches, then Save), checkout (1-3 field or shipping
 changes, then Place order), shop (scroll to the nth result when it is below the fold, open it, add
 it to the cart, and check out when asked), dialog (answer one of the GUI generator's dialogs, then
-the box it opens: 2 clicks).
+the box or boxes it opens: 2-3 clicks).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def _dialog(ctx) -> Task:
                                f"Please {first} and then {then}.",
                                f"I want you to {first}. After that, {then}.",
                                f"Could you {first} and {then}?"])  # fmt: skip
-    state = {"app": "dialog", "page": "dialog", "dialog": box, "answers": [], "path": ""}
+    state = {"app": "dialog", "page": "dialog", "dialog": box, "path": ""}  # path: the answers so far
     goal = {"page": "closed", "path": " > ".join(answers)}  # these answers, in this order, and no others
     return Task("dialog", state, goal, text, _tools(ctx, NEEDED["dialog"]), held)
 
@@ -224,7 +224,8 @@ def next_call(task: Task, env) -> tuple[dict, str] | None:
             return call, f"Shipping is {state['shipping']}; I choose {want['shipping']}."
         return _click(env, "button:Place order"), "Everything matches the request; I place the order."
     if task.family == "dialog":
-        answer = goal["path"].split(" > ")[len(state["answers"])]
+        done = state["path"].split(" > ") if state["path"] else []
+        answer = goal["path"].split(" > ")[len(done)]
         return _click(
             env, f"button:{answer}"
         ), f'The dialog asks "{state["dialog"]["text"]}"; I press {answer}.'
