@@ -58,7 +58,7 @@ def served_policy(model, cfg: ZenConfig, thinking: bool, media: Path) -> Iterato
 
     with started(model, thinking=thinking, vision=cfg.vision, slots=cfg.eval.batch_size) as url:
         yield endpoint_policy(url, cfg, media, threads=cfg.eval.batch_size if model.kind == "gguf" else 1,
-                              name=str(model.model), tool_images_in_user=model.kind == "mlx")  # fmt: skip
+                              name=str(model.model), tool_images_in_user=model.tool_images_in_user)  # fmt: skip
 
 
 def endpoint_policy(

@@ -279,7 +279,7 @@ def served_records(
     with started(model, thinking=thinking, vision=cfg.vision, slots=cfg.eval.batch_size) as url:
         replies = chat(url, [c.prompt for c in cases.cases], media_root=data, max_tokens=cfg.eval.max_new_tokens,
                        threads=cfg.eval.batch_size if model.kind == "gguf" else 1, progress=progress, label=model.label,
-                       model=str(model.model), tool_images_in_user=model.kind == "mlx")  # fmt: skip
+                       model=str(model.model), tool_images_in_user=model.tool_images_in_user)  # fmt: skip
     records = []
     for c, reply in zip(cases.cases, replies, strict=True):
         if reply["output"] is None:

@@ -44,6 +44,11 @@ class Served:
     model: Path  # the .gguf file or the MLX folder
     mmproj: Path | None = None
 
+    @property
+    def tool_images_in_user(self) -> bool:
+        """mlx_vlm.server drops images from tool messages: send those runs as user turns (module doc)."""
+        return self.kind == "mlx"
+
 
 def _image_url(path: Path) -> str:
     mime = MIME.get(path.suffix.lower())
