@@ -42,8 +42,8 @@ SHORT = [*FAST, "data.train=24", "data.val=4", "data.test=4"]
 # enough for the tiny model to learn on CPU in a couple of minutes (the full mix needs a real base).
 # The final norm trains beside the adapters: with it frozen (and the output layer tied to the random
 # embeddings) the logits cannot sharpen (loss stuck near 7.0), so the clicks' digits won by thin
-# margins and flipped with the thread count (AST 0.75 at 1 thread, 0.875 at 2, lr 3e-3). With it,
-# eval loss 3.7 and AST 0.875 at both, lr 5e-3 (2026-12-04).
+# margins and flipped with the thread count (lr 3e-3: AST 0.75 at 1 thread, above 0.8 at 2; lr 5e-3:
+# 0.875 at 1, 0.75 at 2). With it, lr 5e-3: eval loss 3.7 and AST 0.875 at both (2026-12-04).
 AGENT = [
     *FAST,
     *ONLY["gui"],
